@@ -1,0 +1,116 @@
+import Foundation
+import RampartCore
+import RampartStore
+
+/// `rampart serve`'s configuration (CONTRACT.md §2): environment variables, each overridable by
+/// the flag of the same name. Every value is checked here, once, and a bad one stops start-up
+/// with a single line naming its key.
+public struct ServerConfiguration: Sendable {
+    public static let knownKeys: Set<String> = [
+        "RAMPART_DATABASE_URL", "RAMPART_ADMIN_DATABASE_URL", "RAMPART_LISTEN", "RAMPART_PUBLIC_URL",
+        "RAMPART_AUTH_SERVERS", "RAMPART_JWT_ISSUERS", "RAMPART_JWT_HS256_SECRET", "RAMPART_JWKS_FILE",
+        "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
+        "RAMPART_AUDIT_LOG",
+    ]
+
+    public let databaseURL: DatabaseURL
+    public let adminDatabaseURL: DatabaseURL?
+    public let listen: HostPort
+    /// The canonical MCP endpoint URL: the token audience and the PRM `resource`.
+    public let publicURL: String
+    public let authorizationServers: [String]
+    public let jwtIssuers: [String]
+    public let hs256Secret: String?
+    public let jwksFile: String?
+    public let jwksURL: String?
+    public let tenantClaim: String
+    public let allowedOrigins: [String]
+    public let metricsListen: HostPort
+    public let auditLog: String?
+
+    /// Reads the configuration from `values` (the environment merged with flags).
+    public init(values: [String: String]) throws(RampartError) {
+        for key in values.keys.sorted() where key.hasPrefix("RAMPART_") && !Self.knownKeys.contains(key) {
+            throw .configuration(key: key, "unknown configuration key")
+        }
+        func value(_ key: String) -> String? {
+            guard let raw = values[key]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+
+        guard let database = value("RAMPART_DATABASE_URL") else {
+            throw .configuration(key: "RAMPART_DATABASE_URL", "required (or use --dev)")
+        }
+        databaseURL = try DatabaseURL(parsing: database, key: "RAMPART_DATABASE_URL")
+        adminDatabaseURL = try value("RAMPART_ADMIN_DATABASE_URL").map { raw throws(RampartError) in
+            try DatabaseURL(parsing: raw, key: "RAMPART_ADMIN_DATABASE_URL")
+        }
+        listen = try HostPort(parsing: value("RAMPART_LISTEN") ?? "127.0.0.1:8080", key: "RAMPART_LISTEN")
+        metricsListen = try HostPort(
+            parsing: value("RAMPART_METRICS_LISTEN") ?? "127.0.0.1:9464",
+            key: "RAMPART_METRICS_LISTEN"
+        )
+
+        let publicURL = value("RAMPART_PUBLIC_URL") ?? "http://\(listen)/mcp"
+        guard let origin = Self.origin(of: publicURL) else {
+            throw .configuration(key: "RAMPART_PUBLIC_URL", "expected an http:// or https:// URL with a host")
+        }
+        self.publicURL = publicURL
+
+        jwtIssuers = Self.list(value("RAMPART_JWT_ISSUERS"))
+        guard !jwtIssuers.isEmpty else {
+            throw .configuration(key: "RAMPART_JWT_ISSUERS", "required: the accepted token issuers, comma-separated")
+        }
+        authorizationServers = Self.list(value("RAMPART_AUTH_SERVERS")).isEmpty
+            ? jwtIssuers : Self.list(value("RAMPART_AUTH_SERVERS"))
+
+        hs256Secret = value("RAMPART_JWT_HS256_SECRET")
+        if let secret = hs256Secret, secret.utf8.count < 32 {
+            throw .configuration(key: "RAMPART_JWT_HS256_SECRET", "must be at least 32 bytes")
+        }
+        jwksFile = value("RAMPART_JWKS_FILE")
+        if let file = jwksFile, !FileManager.default.isReadableFile(atPath: file) {
+            throw .configuration(key: "RAMPART_JWKS_FILE", "cannot read the file")
+        }
+        jwksURL = value("RAMPART_JWKS_URL")
+        if let url = jwksURL, Self.origin(of: url) == nil {
+            throw .configuration(key: "RAMPART_JWKS_URL", "expected an http:// or https:// URL with a host")
+        }
+        guard hs256Secret != nil || jwksFile != nil || jwksURL != nil else {
+            throw .configuration(
+                key: "RAMPART_JWT_HS256_SECRET",
+                "no token key configured: set it, RAMPART_JWKS_FILE or RAMPART_JWKS_URL"
+            )
+        }
+
+        tenantClaim = value("RAMPART_TENANT_CLAIM") ?? "tenant_id"
+        guard tenantClaim.utf8.count <= 128,
+            tenantClaim.unicodeScalars.allSatisfy({
+                ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || "_.:/-".unicodeScalars.contains($0)
+            })
+        else {
+            throw .configuration(key: "RAMPART_TENANT_CLAIM", "use letters, digits and _ . : / -")
+        }
+
+        let origins = Self.list(value("RAMPART_ALLOWED_ORIGINS"))
+        for candidate in origins where Self.origin(of: candidate) != candidate {
+            throw .configuration(key: "RAMPART_ALLOWED_ORIGINS", "each entry must be an origin such as https://app.example.com")
+        }
+        allowedOrigins = origins.isEmpty ? [origin] : origins
+        auditLog = value("RAMPART_AUDIT_LOG")
+    }
+
+    /// `scheme://host[:port]` of an http(s) URL, or nil when it is not one.
+    static func origin(of raw: String) -> String? {
+        guard let components = URLComponents(string: raw), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+            components.user == nil, components.query == nil, components.fragment == nil
+        else { return nil }
+        let hostPart = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return components.port.map { "\(scheme)://\(hostPart):\($0)" } ?? "\(scheme)://\(hostPart)"
+    }
+
+    static func list(_ raw: String?) -> [String] {
+        (raw ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import RampartCore
+import RampartStore
+
+/// `rampart serve --dev`: an embedded PostgreSQL cluster under `.rampart/`, migrated, with the
+/// demo tenant and its sample documents, a generated HS256 secret, and the settings to reach it
+/// all written to `.rampart/env` for the CLI.
+public struct DevEnvironment: Sendable {
+    public static let issuer = "rampart-dev"
+    public static let tenant = "demo"
+    static let database = "rampart"
+
+    public let root: URL
+
+    public init(root: URL) {
+        self.root = root
+    }
+
+    /// Starts (creating on first use) the cluster and returns the configuration values it provides.
+    public func prepare(logger: Logger) async throws -> [String: String] {
+        let cluster = try EmbeddedCluster(root: root)
+        let port = try cluster.start()
+        let superuser = try DatabaseURL(
+            parsing: "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable",
+            key: "--dev"
+        )
+        try await superuser.withConnection(logger: logger) { connection in
+            try await DevBootstrap.ensureDatabase(Self.database, on: connection, logger: logger)
+        }
+        let owner = try DatabaseURL(
+            parsing: "postgres://postgres@127.0.0.1:\(port)/\(Self.database)?sslmode=disable",
+            key: "--dev"
+        )
+        try await owner.withConnection(logger: logger) { connection in
+            try await Migrator(migrations: try MigrationCatalog.bundled()).migrate(on: connection, logger: logger)
+            try await DevBootstrap.ensureLoginRoles(on: connection, logger: logger)
+        }
+        let adminURL = "postgres://\(DevBootstrap.adminRole)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable"
+        let admin = try DatabaseURL(parsing: adminURL, key: "--dev")
+        try await admin.withConnection(logger: logger) { connection in
+            try await DemoTenant.provision(ProvisioningStore(connection: connection, logger: logger))
+        }
+
+        let values = [
+            "RAMPART_DATABASE_URL":
+                "postgres://\(DevBootstrap.serverRole)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable",
+            "RAMPART_ADMIN_DATABASE_URL": adminURL,
+            "RAMPART_JWT_ISSUERS": Self.issuer,
+            "RAMPART_JWT_HS256_SECRET": try secret(),
+        ]
+        try writeEnvironmentFile(values)
+        return values
+    }
+
+    /// The dev HS256 secret, generated once and kept in `.rampart/hs256.secret` (mode 0600).
+    func secret() throws(RampartError) -> String {
+        let file = root.appendingPathComponent("hs256.secret")
+        if let existing = try? String(contentsOf: file, encoding: .utf8) {
+            let trimmed = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.utf8.count >= 32 { return trimmed }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        guard FileManager.default.createFile(atPath: file.path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw RampartError(.unavailable, "cannot write \(file.path)")
+        }
+        return secret
+    }
+
+    private func writeEnvironmentFile(_ values: [String: String]) throws(RampartError) {
+        let lines = values.sorted { $0.key < $1.key }.map { "export \($0.key)='\($0.value)'" }
+        let text = "# Written by rampart serve --dev: `. .rampart/env` points the CLI at the dev cluster.\n"
+            + lines.joined(separator: "\n") + "\n"
+        let file = root.appendingPathComponent("env")
+        guard FileManager.default.createFile(atPath: file.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        else {
+            throw RampartError(.unavailable, "cannot write \(file.path)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Hummingbird
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartStore
+import ServiceLifecycle
+
+/// Assembles `rampart serve`: the PostgreSQL pool and the HTTP server in one service group, with
+/// the database wall checked before the listener opens.
+public enum ServerApplication {
+    /// How long start-up waits for the database before giving up with a clear error.
+    static let startupDatabaseTimeout: Duration = .seconds(15)
+
+    public static func build(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+        let migrations = try MigrationCatalog.bundled()
+        let client = PostgresClient(
+            configuration: configuration.databaseURL.clientConfiguration(maxConnections: 16),
+            backgroundLogger: logger
+        )
+
+        let router = Router()
+        router.get("/healthz") { _, _ in
+            Response.json(status: .ok, #"{"status":"ok"}"#)
+        }
+        router.get("/readyz") { _, context in
+            let readiness = await Readiness.check(client: client, migrations: migrations, logger: context.logger)
+            return readiness.ready
+                ? Response.json(status: .ok, #"{"status":"ready"}"#)
+                : Response.json(status: .serviceUnavailable, #"{"status":"not ready","reason":"\#(readiness.reason)"}"#)
+        }
+
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
+            services: [client],
+            logger: logger
+        )
+        app.beforeServerStarts {
+            try await checkDatabaseWall(client: client, configuration: configuration, logger: logger)
+            logger.info(
+                "rampart is listening",
+                metadata: ["rampart.listen": "\(configuration.listen)", "rampart.public_url": "\(configuration.publicURL)"]
+            )
+        }
+        return app
+    }
+
+    /// Refuses start-up unless row-level security binds the server's database role.
+    static func checkDatabaseWall(
+        client: PostgresClient,
+        configuration: ServerConfiguration,
+        logger: Logger
+    ) async throws {
+        let problems = try await withThrowingTaskGroup(of: [String].self) { group in
+            group.addTask {
+                try await client.withConnection { connection in
+                    try await DatabaseWallCheck.problems(on: connection, logger: logger)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: startupDatabaseTimeout)
+                throw RampartError(.unavailable, "cannot reach the database at \(configuration.databaseURL)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? []
+        }
+        guard problems.isEmpty else {
+            for problem in problems {
+                logger.error("database wall check failed", metadata: ["rampart.problem": "\(problem)"])
+            }
+            throw RampartError(.refused, "refusing to start: " + problems.joined(separator: "; "))
+        }
+    }
+}
+
+extension Response {
+    static func json(status: HTTPResponse.Status, _ body: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: body))
+        )
+    }
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import RampartCore
+
+/// Exit status: 0 success, 1 failure, 2 usage error; errors are one line on stderr.
+@main
+enum Entry {
+    static func main() async {
+        do {
+            var command = try RampartCommand.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as RampartError {
+            Console.error(error.message)
+            if ProcessInfo.processInfo.environment["LOG_LEVEL"] == "debug" {
+                FileHandle.standardError.write(Data("debug: \(String(reflecting: error))\n".utf8))
+            }
+            exit(1)
+        } catch {
+            let code = RampartCommand.exitCode(for: error)
+            if code == .success {
+                print(RampartCommand.fullMessage(for: error))
+                exit(0)
+            }
+            Console.error(RampartCommand.message(for: error) + " (see --help)")
+            exit(code == .validationFailure ? 2 : 1)
+        }
+    }
+}

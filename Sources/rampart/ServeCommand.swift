@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import RampartCore
+import RampartServer
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the MCP server (configuration: RAMPART_* variables, each overridden by its flag)."
+    )
+
+    @Flag(help: "Embedded PostgreSQL under .rampart/, demo tenant, dev token (loopback only).")
+    var dev = false
+
+    @Option(help: "RAMPART_DATABASE_URL") var databaseUrl: String?
+    @Option(help: "RAMPART_ADMIN_DATABASE_URL") var adminDatabaseUrl: String?
+    @Option(help: "RAMPART_LISTEN (host:port)") var listen: String?
+    @Option(help: "RAMPART_PUBLIC_URL") var publicUrl: String?
+    @Option(help: "RAMPART_AUTH_SERVERS") var authServers: String?
+    @Option(help: "RAMPART_JWT_ISSUERS") var jwtIssuers: String?
+    @Option(name: .customLong("jwt-hs256-secret"), help: "RAMPART_JWT_HS256_SECRET") var jwtHS256Secret: String?
+    @Option(help: "RAMPART_JWKS_FILE") var jwksFile: String?
+    @Option(help: "RAMPART_JWKS_URL") var jwksUrl: String?
+    @Option(help: "RAMPART_TENANT_CLAIM") var tenantClaim: String?
+    @Option(help: "RAMPART_ALLOWED_ORIGINS") var allowedOrigins: String?
+    @Option(help: "RAMPART_METRICS_LISTEN") var metricsListen: String?
+    @Option(help: "RAMPART_AUDIT_LOG") var auditLog: String?
+
+    private var flagValues: [String: String] {
+        let pairs: [(String, String?)] = [
+            ("RAMPART_DATABASE_URL", databaseUrl), ("RAMPART_ADMIN_DATABASE_URL", adminDatabaseUrl),
+            ("RAMPART_LISTEN", listen), ("RAMPART_PUBLIC_URL", publicUrl), ("RAMPART_AUTH_SERVERS", authServers),
+            ("RAMPART_JWT_ISSUERS", jwtIssuers), ("RAMPART_JWT_HS256_SECRET", jwtHS256Secret),
+            ("RAMPART_JWKS_FILE", jwksFile), ("RAMPART_JWKS_URL", jwksUrl), ("RAMPART_TENANT_CLAIM", tenantClaim),
+            ("RAMPART_ALLOWED_ORIGINS", allowedOrigins), ("RAMPART_METRICS_LISTEN", metricsListen),
+            ("RAMPART_AUDIT_LOG", auditLog),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    func run() async throws {
+        Console.bootstrapLogging()
+        let logger = Console.makeLogger(label: "rampart", defaultLevel: .info)
+        var values = ProcessInfo.processInfo.environment.merging(flagValues) { _, flag in flag }
+
+        if dev {
+            let listenAddress = try HostPort(parsing: values["RAMPART_LISTEN"] ?? "127.0.0.1:8080", key: "RAMPART_LISTEN")
+            guard listenAddress.isLoopback else {
+                throw RampartError.configuration(key: "RAMPART_LISTEN", "--dev only listens on a loopback address")
+            }
+            let environment = DevEnvironment(root: URL(fileURLWithPath: ".rampart"))
+            // The dev cluster's settings win over stale ones left in the shell from another cluster.
+            values.merge(try await environment.prepare(logger: logger)) { _, dev in dev }
+        }
+
+        let configuration = try ServerConfiguration(values: values)
+        if dev {
+            try await printDevWelcome(configuration)
+        }
+        let app = try ServerApplication.build(configuration: configuration, logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            throw mapServeError(error, logger: logger)
+        }
+    }
+
+    private func printDevWelcome(_ configuration: ServerConfiguration) async throws {
+        guard let secret = configuration.hs256Secret else { return }
+        let token = try await TokenMinter(hs256Secret: secret).mint(
+            .init(
+                issuer: DevEnvironment.issuer,
+                audience: configuration.publicURL,
+                subject: "dev",
+                tenant: try TenantID(validating: DevEnvironment.tenant),
+                tenantClaim: configuration.tenantClaim,
+                scopes: Scope.all.map(\.rawValue),
+                lifetime: 86_400
+            )
+        )
+        // Unbuffered, so a script reading the token sees it before the server starts logging.
+        FileHandle.standardOutput.write(
+            Data(
+                """
+                Rampart dev server
+                  MCP URL:  \(configuration.publicURL)
+                  Token:    \(token)
+                  CLI:      . .rampart/env && rampart admin tenant list
+
+                """.utf8
+            )
+        )
+    }
+
+    /// Start-up failures become one line; anything unexpected stays generic (details in the log).
+    private func mapServeError(_ error: any Error, logger: Logger) -> RampartError {
+        if let error = error as? RampartError { return error }
+        logger.debug("server stopped with an error", metadata: ["error": "\(String(reflecting: error))"])
+        let text = String(describing: error)
+        if text.contains("Address already in use") || text.contains("bind") {
+            return RampartError(.unavailable, "cannot listen on the configured address: \(text)")
+        }
+        return RampartError(.internal, "the server stopped: \(text)")
+    }
+}

@@ -1,0 +1,1 @@
+Sources/RampartStore/Migrations
