@@ -69,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RampartCoreTests",
-            dependencies: [.byName(name: "RampartCore"), .byName(name: "RampartMCP")],
+            dependencies: [.byName(name: "RampartCore"), .byName(name: "RampartMCP"), .byName(name: "RampartStore")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -175,7 +175,11 @@ public struct ProvisioningStore: Sendable {
             var documents: [DocumentSummary] = []
             for try await (collection, id, version, updatedAt) in rows.decode((String, String, Int64, Date).self) {
                 documents.append(
-                    DocumentSummary(uri: "tenant://\(tenant)/\(collection)/\(id)", version: version, updatedAt: updatedAt)
+                    DocumentSummary(
+                        uri: "tenant://\(tenant)/\(collection)/\(id)",
+                        version: version,
+                        updatedAt: updatedAt
+                    )
                 )
             }
             return documents

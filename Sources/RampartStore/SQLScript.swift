@@ -46,7 +46,9 @@ public enum SQLScript {
                 if let tagEnd = dollarTagEnd(chars, from: i) {
                     let tag = Array(chars[i...tagEnd])
                     var j = tagEnd + 1
-                    while j < chars.count && !(chars[j] == "$" && Array(chars[j..<min(j + tag.count, chars.count)]) == tag) {
+                    while j < chars.count
+                        && !(chars[j] == "$" && Array(chars[j..<min(j + tag.count, chars.count)]) == tag)
+                    {
                         j += 1
                     }
                     copy(until: j + tag.count)
@@ -70,7 +72,8 @@ public enum SQLScript {
         while j < chars.count {
             let c = chars[j]
             if c == "$" { return j }
-            let isTagChar = c == "_" || (c.properties.isAlphabetic && c.isASCII) || (j > start + 1 && ("0"..."9").contains(c))
+            let isTagChar =
+                c == "_" || (c.properties.isAlphabetic && c.isASCII) || (j > start + 1 && ("0"..."9").contains(c))
             guard isTagChar else { return nil }
             j += 1
         }

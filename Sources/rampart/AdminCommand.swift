@@ -23,8 +23,10 @@ struct TenantCommand: AsyncParsableCommand {
         Console.printTable(
             ["TENANT", "STATUS", "DOCUMENTS", "BUDGET", "SCOPES", "NAME"],
             tenants.map {
-                [$0.id, $0.status, String($0.documents), $0.dailyBudget.map(String.init) ?? "-",
-                 $0.scopes.joined(separator: " "), $0.name]
+                [
+                    $0.id, $0.status, String($0.documents), $0.dailyBudget.map(String.init) ?? "-",
+                    $0.scopes.joined(separator: " "), $0.name,
+                ]
             }
         )
     }
@@ -78,7 +80,10 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let tenant = try TenantID(validating: id)
-            try printTenants([try await connection.withStore { try await $0.setSuspended(tenant, true) }], json: connection.json)
+            try printTenants(
+                [try await connection.withStore { try await $0.setSuspended(tenant, true) }],
+                json: connection.json
+            )
         }
     }
 
@@ -89,7 +94,10 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             let tenant = try TenantID(validating: id)
-            try printTenants([try await connection.withStore { try await $0.setSuspended(tenant, false) }], json: connection.json)
+            try printTenants(
+                [try await connection.withStore { try await $0.setSuspended(tenant, false) }],
+                json: connection.json
+            )
         }
     }
 }
@@ -102,7 +110,11 @@ struct ScopeCommand: AsyncParsableCommand {
     )
 
     static func printScopes(_ tenant: TenantID, _ scopes: [String], json: Bool) throws {
-        if json { return try Console.printJSON(["tenant": .string(tenant.rawValue), "scopes": JSONValue.array(scopes.map(JSONValue.string))]) }
+        if json {
+            return try Console.printJSON([
+                "tenant": .string(tenant.rawValue), "scopes": JSONValue.array(scopes.map(JSONValue.string)),
+            ])
+        }
         print(scopes.isEmpty ? "(no scopes)" : scopes.joined(separator: "\n"))
     }
 
@@ -115,7 +127,11 @@ struct ScopeCommand: AsyncParsableCommand {
         func run() async throws {
             let id = try TenantID(validating: tenant)
             let parsed = try Scope.parseList(scopes)
-            try printScopes(id, try await connection.withStore { try await $0.grantScopes(id, parsed) }, json: connection.json)
+            try printScopes(
+                id,
+                try await connection.withStore { try await $0.grantScopes(id, parsed) },
+                json: connection.json
+            )
         }
     }
 
@@ -127,7 +143,11 @@ struct ScopeCommand: AsyncParsableCommand {
         func run() async throws {
             let id = try TenantID(validating: tenant)
             let parsed = try Scope.parseList(scopes)
-            try printScopes(id, try await connection.withStore { try await $0.revokeScopes(id, parsed) }, json: connection.json)
+            try printScopes(
+                id,
+                try await connection.withStore { try await $0.revokeScopes(id, parsed) },
+                json: connection.json
+            )
         }
     }
 

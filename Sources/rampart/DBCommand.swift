@@ -52,7 +52,9 @@ struct DBCommand: AsyncParsableCommand {
             }
             if connection.json {
                 try Console.printJSON(
-                    entries.map { Row(version: $0.version, name: $0.name, state: $0.state.rawValue, appliedAt: $0.appliedAt) }
+                    entries.map {
+                        Row(version: $0.version, name: $0.name, state: $0.state.rawValue, appliedAt: $0.appliedAt)
+                    }
                 )
             } else {
                 Console.printTable(

@@ -39,7 +39,8 @@ enum Console {
     /// Logs go to stderr; `LOG_LEVEL` raises or lowers the default.
     static func makeLogger(label: String, defaultLevel: Logger.Level) -> Logger {
         var logger = Logger(label: label)
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
             ?? defaultLevel
         return logger
     }

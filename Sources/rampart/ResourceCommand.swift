@@ -79,7 +79,12 @@ struct ResourceCommand: AsyncParsableCommand {
             if connection.json {
                 let content = try JSONDecoder().decode(JSONValue.self, from: Data(document.bodyJSON.utf8))
                 return try Console.printJSON(
-                    Output(uri: target.description, version: document.version, updatedAt: document.updatedAt, content: content)
+                    Output(
+                        uri: target.description,
+                        version: document.version,
+                        updatedAt: document.updatedAt,
+                        content: content
+                    )
                 )
             }
             print(document.bodyJSON)

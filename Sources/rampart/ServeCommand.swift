@@ -46,7 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
         var values = ProcessInfo.processInfo.environment.merging(flagValues) { _, flag in flag }
 
         if dev {
-            let listenAddress = try HostPort(parsing: values["RAMPART_LISTEN"] ?? "127.0.0.1:8080", key: "RAMPART_LISTEN")
+            let listenAddress = try HostPort(
+                parsing: values["RAMPART_LISTEN"] ?? "127.0.0.1:8080",
+                key: "RAMPART_LISTEN"
+            )
             guard listenAddress.isLoopback else {
                 throw RampartError.configuration(key: "RAMPART_LISTEN", "--dev only listens on a loopback address")
             }

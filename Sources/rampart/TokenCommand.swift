@@ -29,16 +29,19 @@ struct TokenCommand: AsyncParsableCommand {
             guard let secret = environment["RAMPART_JWT_HS256_SECRET"], !secret.isEmpty else {
                 throw RampartError.configuration(key: "RAMPART_JWT_HS256_SECRET", "required to mint tokens")
             }
-            guard let issuer = issuer ?? environment["RAMPART_JWT_ISSUERS"]?.split(separator: ",").first.map(String.init)
+            let minter = try TokenMinter(hs256Secret: secret)
+            guard
+                let issuer = issuer ?? environment["RAMPART_JWT_ISSUERS"]?.split(separator: ",").first.map(String.init)
             else {
                 throw RampartError.configuration(key: "RAMPART_JWT_ISSUERS", "required (or pass --issuer)")
             }
             let audience =
                 audience ?? environment["RAMPART_PUBLIC_URL"]
                 ?? "http://\(environment["RAMPART_LISTEN"] ?? "127.0.0.1:8080")/mcp"
-            let scopes = scope.map { $0.split(separator: " ").map(String.init) }
+            let scopes =
+                scope.map { $0.split(separator: " ").map(String.init) }
                 ?? [Scope.read, .search, .write, .query].map(\.rawValue)
-            let token = try await TokenMinter(hs256Secret: secret).mint(
+            let token = try await minter.mint(
                 .init(
                     issuer: issuer,
                     audience: audience,

@@ -61,7 +61,8 @@ public struct ServerConfiguration: Sendable {
         guard !jwtIssuers.isEmpty else {
             throw .configuration(key: "RAMPART_JWT_ISSUERS", "required: the accepted token issuers, comma-separated")
         }
-        authorizationServers = Self.list(value("RAMPART_AUTH_SERVERS")).isEmpty
+        authorizationServers =
+            Self.list(value("RAMPART_AUTH_SERVERS")).isEmpty
             ? jwtIssuers : Self.list(value("RAMPART_AUTH_SERVERS"))
 
         hs256Secret = value("RAMPART_JWT_HS256_SECRET")
@@ -86,7 +87,8 @@ public struct ServerConfiguration: Sendable {
         tenantClaim = value("RAMPART_TENANT_CLAIM") ?? "tenant_id"
         guard tenantClaim.utf8.count <= 128,
             tenantClaim.unicodeScalars.allSatisfy({
-                ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || "_.:/-".unicodeScalars.contains($0)
+                ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0)
+                    || "_.:/-".unicodeScalars.contains($0)
             })
         else {
             throw .configuration(key: "RAMPART_TENANT_CLAIM", "use letters, digits and _ . : / -")
@@ -94,7 +96,10 @@ public struct ServerConfiguration: Sendable {
 
         let origins = Self.list(value("RAMPART_ALLOWED_ORIGINS"))
         for candidate in origins where Self.origin(of: candidate) != candidate {
-            throw .configuration(key: "RAMPART_ALLOWED_ORIGINS", "each entry must be an origin such as https://app.example.com")
+            throw .configuration(
+                key: "RAMPART_ALLOWED_ORIGINS",
+                "each entry must be an origin such as https://app.example.com"
+            )
         }
         allowedOrigins = origins.isEmpty ? [origin] : origins
         auditLog = value("RAMPART_AUDIT_LOG")

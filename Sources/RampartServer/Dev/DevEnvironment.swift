@@ -62,7 +62,12 @@ public struct DevEnvironment: Sendable {
         }
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        guard FileManager.default.createFile(atPath: file.path, contents: Data(secret.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: file.path,
+                contents: Data(secret.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
         else {
             throw RampartError(.unavailable, "cannot write \(file.path)")
         }
@@ -71,10 +76,16 @@ public struct DevEnvironment: Sendable {
 
     private func writeEnvironmentFile(_ values: [String: String]) throws(RampartError) {
         let lines = values.sorted { $0.key < $1.key }.map { "export \($0.key)='\($0.value)'" }
-        let text = "# Written by rampart serve --dev: `. .rampart/env` points the CLI at the dev cluster.\n"
+        let text =
+            "# Written by rampart serve --dev: `. .rampart/env` points the CLI at the dev cluster.\n"
             + lines.joined(separator: "\n") + "\n"
         let file = root.appendingPathComponent("env")
-        guard FileManager.default.createFile(atPath: file.path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: file.path,
+                contents: Data(text.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
         else {
             throw RampartError(.unavailable, "cannot write \(file.path)")
         }

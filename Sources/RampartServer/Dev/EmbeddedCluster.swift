@@ -29,7 +29,9 @@ struct EmbeddedCluster {
         if !FileManager.default.fileExists(atPath: dataDirectory + "/PG_VERSION") {
             try LocalCommand(
                 executable: "\(bin)/initdb",
-                arguments: ["-D", dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"],
+                arguments: [
+                    "-D", dataDirectory, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync",
+                ],
                 asPostgresUser: true
             ).runChecked("initdb")
         }
@@ -44,8 +46,10 @@ struct EmbeddedCluster {
             let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1"
             try LocalCommand(
                 executable: "\(bin)/pg_ctl",
-                arguments: ["-D", dataDirectory, "-l", clusterDirectory.appendingPathComponent("server.log").path,
-                            "-w", "-t", "60", "-o", options, "start"],
+                arguments: [
+                    "-D", dataDirectory, "-l", clusterDirectory.appendingPathComponent("server.log").path,
+                    "-w", "-t", "60", "-o", options, "start",
+                ],
                 asPostgresUser: true
             ).runChecked("starting the dev PostgreSQL cluster")
         }
@@ -96,7 +100,9 @@ struct EmbeddedCluster {
         ).run()
         if reachable.status == 0 { return preferred.resolvingSymlinksInPath() }
 
-        let hash = preferred.path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        let hash = preferred.path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) {
+            ($0 ^ UInt64($1)) &* 1_099_511_628_211
+        }
         let fallback = URL(fileURLWithPath: "/var/tmp/rampart-dev-\(String(hash, radix: 16))")
         do {
             try manager.createDirectory(at: fallback, withIntermediateDirectories: true)

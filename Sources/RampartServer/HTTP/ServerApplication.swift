@@ -39,7 +39,9 @@ public enum ServerApplication {
             try await checkDatabaseWall(client: client, configuration: configuration, logger: logger)
             logger.info(
                 "rampart is listening",
-                metadata: ["rampart.listen": "\(configuration.listen)", "rampart.public_url": "\(configuration.publicURL)"]
+                metadata: [
+                    "rampart.listen": "\(configuration.listen)", "rampart.public_url": "\(configuration.publicURL)",
+                ]
             )
         }
         return app

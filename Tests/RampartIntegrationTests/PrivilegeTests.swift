@@ -1,0 +1,64 @@
+import PostgresNIO
+import RampartCore
+import RampartStore
+import Testing
+
+@Suite(.enabled(if: TestDatabase.isConfigured))
+struct PrivilegeTests {
+    @Test func theAppRoleMayOnlyAppendAudit() async throws {
+        let tenant = try TestDatabase.uniqueTenant("priv")
+        try await TestDatabase.provisionTenant(tenant, documents: 1)
+        try await TestDatabase.asApp { connection in
+            try await connection.withTenantTransaction(tenant, logger: TestDatabase.logger) { conn in
+                let appended = await TestDatabase.sqlState(
+                    of: """
+                        INSERT INTO rampart.audit_events (tenant_id, decision, layer, reason)
+                        VALUES (\(tenant.rawValue), 'allow', 'execute', 'test')
+                        """,
+                    on: conn
+                )
+                #expect(appended == nil)
+            }
+            for statement in [
+                "UPDATE rampart.audit_events SET reason = 'forged'",
+                "DELETE FROM rampart.audit_events",
+                "TRUNCATE rampart.audit_events",
+            ] {
+                let state = try await connection.withTenantTransaction(tenant, logger: TestDatabase.logger) { conn in
+                    await TestDatabase.sqlState(of: PostgresQuery(unsafeSQL: statement), on: conn)
+                }
+                #expect(state == "42501", "\(statement) gave \(state ?? "success")")
+            }
+        }
+    }
+
+    @Test func theAdminRoleMayOnlyAppendAuditToo() async throws {
+        try await TestDatabase.asAdmin { connection in
+            for statement in [
+                "UPDATE rampart.audit_events SET reason = 'forged'",
+                "DELETE FROM rampart.audit_events",
+                "TRUNCATE rampart.audit_events",
+            ] {
+                let state = await TestDatabase.sqlState(of: PostgresQuery(unsafeSQL: statement), on: connection)
+                #expect(state == "42501", "\(statement) gave \(state ?? "success")")
+            }
+        }
+    }
+
+    @Test func theAppRoleCannotLowerTheWall() async throws {
+        try await TestDatabase.asApp { connection in
+            for statement in [
+                "ALTER TABLE rampart.documents DISABLE ROW LEVEL SECURITY",
+                "ALTER TABLE rampart.documents NO FORCE ROW LEVEL SECURITY",
+                "DROP POLICY tenant_isolation ON rampart.documents",
+                "SET ROLE rampart_owner",
+                "SET ROLE rampart_admin",
+                "SELECT rampart.create_tenant('sneaky')",
+                "DELETE FROM rampart.documents",
+            ] {
+                let state = await TestDatabase.sqlState(of: PostgresQuery(unsafeSQL: statement), on: connection)
+                #expect(state == "42501", "\(statement) gave \(state ?? "success")")
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartStore
+
+/// The databases `ops/test` prepares: the app and admin login roles on a migrated database, and
+/// a superuser. Tests isolate their data with fresh tenant ids.
+enum TestDatabase {
+    static let logger = Logger(label: "rampart.tests")
+
+    static var isConfigured: Bool { ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] != nil }
+
+    static func url(_ variable: String) throws -> DatabaseURL {
+        guard let raw = ProcessInfo.processInfo.environment[variable] else {
+            throw RampartError(.configuration, "\(variable) is not set: run the suite through ops/test")
+        }
+        return try DatabaseURL(parsing: raw, key: variable)
+    }
+
+    static func asApp<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await url("TEST_DATABASE_URL").withConnection(logger: logger, body)
+    }
+
+    static func asAdmin<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await url("TEST_ADMIN_DATABASE_URL").withConnection(logger: logger, body)
+    }
+
+    static func asSuperuser<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
+        try await url("TEST_SUPERUSER_URL").withConnection(logger: logger, body)
+    }
+
+    /// A tenant id no other test uses.
+    static func uniqueTenant(_ prefix: String) throws -> TenantID {
+        try TenantID(validating: "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")
+    }
+
+    /// Creates a tenant with `count` documents in collection `notes`.
+    static func provisionTenant(_ tenant: TenantID, documents count: Int) async throws {
+        try await asAdmin { connection in
+            let store = ProvisioningStore(connection: connection, logger: logger)
+            _ = try await store.createTenant(tenant, name: nil, dailyBudget: nil, scopes: nil)
+            for index in 0..<count {
+                let uri = ResourceURI(
+                    tenant: tenant,
+                    collection: try CollectionName(validating: "notes"),
+                    id: try DocumentID(validating: "n\(index)")
+                )
+                _ = try await store.putDocument(uri, bodyJSON: #"{"text": "note \#(index)"}"#)
+            }
+        }
+    }
+
+    static func count(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> Int {
+        for try await value in try await connection.query(query, logger: logger).decode(Int.self) {
+            return value
+        }
+        return -1
+    }
+
+    /// The SQLSTATE a statement fails with, or nil when it succeeds.
+    static func sqlState(of query: PostgresQuery, on connection: PostgresConnection) async -> String? {
+        do {
+            for try await _ in try await connection.query(query, logger: logger) {}
+            return nil
+        } catch let error as PSQLError {
+            return error.serverInfo?[.sqlState] ?? "connection"
+        } catch {
+            return "unknown"
+        }
+    }
+}

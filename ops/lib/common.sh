@@ -1,0 +1,47 @@
+# Shared by ops/dev and ops/test: install what is missing, and run a throwaway PostgreSQL cluster.
+# PostgreSQL refuses to run as root, so as root its tools run as the postgres OS user.
+
+rampart_root() { cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd; }
+
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_bin() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+install_missing() {
+    local need=()
+    pg_bin >/dev/null || need+=(postgresql)
+    command -v curl >/dev/null || need+=(curl)
+    python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+    if [ ${#need[@]} -gt 0 ]; then
+        echo "installing: ${need[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    fi
+    command -v swift >/dev/null || { echo "the Swift 6 toolchain is required (swift not on PATH)" >&2; exit 1; }
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# pg_up DIR PORT: a throwaway cluster in DIR (trust auth, loopback only, no fsync).
+pg_up() {
+    local dir=$1 port=$2 bin
+    bin=$(pg_bin)
+    mkdir -p "$dir"
+    chmod 755 "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    (cd / && as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null)
+    (cd / && as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null)
+}
+
+pg_down() {
+    local dir=$1
+    [ -d "$dir/data" ] && (cd / && as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1) || true
+}
