@@ -5,6 +5,12 @@ import Testing
 
 @Suite(.enabled(if: TestDatabase.isConfigured))
 struct PrivilegeTests {
+    static let auditTampering = [
+        "UPDATE rampart.audit_events SET reason = 'forged'",
+        "DELETE FROM rampart.audit_events",
+        "TRUNCATE rampart.audit_events",
+    ]
+
     @Test func theAppRoleMayOnlyAppendAudit() async throws {
         let tenant = try TestDatabase.uniqueTenant("priv")
         try await TestDatabase.provisionTenant(tenant, documents: 1)
@@ -19,11 +25,7 @@ struct PrivilegeTests {
                 )
                 #expect(appended == nil)
             }
-            for statement in [
-                "UPDATE rampart.audit_events SET reason = 'forged'",
-                "DELETE FROM rampart.audit_events",
-                "TRUNCATE rampart.audit_events",
-            ] {
+            for statement in Self.auditTampering {
                 let state = try await connection.withTenantTransaction(tenant, logger: TestDatabase.logger) { conn in
                     await TestDatabase.sqlState(of: PostgresQuery(unsafeSQL: statement), on: conn)
                 }
@@ -34,11 +36,7 @@ struct PrivilegeTests {
 
     @Test func theAdminRoleMayOnlyAppendAuditToo() async throws {
         try await TestDatabase.asAdmin { connection in
-            for statement in [
-                "UPDATE rampart.audit_events SET reason = 'forged'",
-                "DELETE FROM rampart.audit_events",
-                "TRUNCATE rampart.audit_events",
-            ] {
+            for statement in Self.auditTampering {
                 let state = await TestDatabase.sqlState(of: PostgresQuery(unsafeSQL: statement), on: connection)
                 #expect(state == "42501", "\(statement) gave \(state ?? "success")")
             }

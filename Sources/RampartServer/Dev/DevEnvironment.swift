@@ -62,15 +62,7 @@ public struct DevEnvironment: Sendable {
         }
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-        guard
-            FileManager.default.createFile(
-                atPath: file.path,
-                contents: Data(secret.utf8),
-                attributes: [.posixPermissions: 0o600]
-            )
-        else {
-            throw RampartError(.unavailable, "cannot write \(file.path)")
-        }
+        try writePrivateFile(file, secret)
         return secret
     }
 
@@ -80,6 +72,11 @@ public struct DevEnvironment: Sendable {
             "# Written by rampart serve --dev: `. .rampart/env` points the CLI at the dev cluster.\n"
             + lines.joined(separator: "\n") + "\n"
         let file = root.appendingPathComponent("env")
+        try writePrivateFile(file, text)
+    }
+
+    /// Secrets and connection settings are readable by their owner only.
+    private func writePrivateFile(_ file: URL, _ text: String) throws(RampartError) {
         guard
             FileManager.default.createFile(
                 atPath: file.path,
