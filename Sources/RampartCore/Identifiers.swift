@@ -5,6 +5,21 @@ enum IdentifierRule {
     static func isLower(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
     static func isAlnum(_ b: UInt8) -> Bool { isLowerAlnum(b) || (b >= 0x41 && b <= 0x5A) }
 
+    /// `^first rest{0,maxLength-1}$` over the UTF-8 bytes of `raw`.
+    static func matches(
+        _ raw: String,
+        maxLength: Int,
+        first: (UInt8) -> Bool,
+        rest: (UInt8) -> Bool
+    ) -> Bool {
+        var length = 0
+        for byte in raw.utf8 {
+            guard length < maxLength, length == 0 ? first(byte) : rest(byte) else { return false }
+            length += 1
+        }
+        return length > 0
+    }
+
     /// A quoted, truncated form of untrusted input for error messages.
     static func quoted(_ raw: String) -> String {
         let printable = raw.unicodeScalars.prefix(64).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) }
@@ -17,9 +32,13 @@ public struct TenantID: Sendable, Hashable, Comparable, CustomStringConvertible 
     public let rawValue: String
 
     public init(validating raw: String) throws(RampartError) {
-        let bytes = Array(raw.utf8)
-        guard let first = bytes.first, bytes.count <= 63, IdentifierRule.isLowerAlnum(first),
-            bytes.allSatisfy({ IdentifierRule.isLowerAlnum($0) || $0 == UInt8(ascii: "-") })
+        guard
+            IdentifierRule.matches(
+                raw,
+                maxLength: 63,
+                first: IdentifierRule.isLowerAlnum,
+                rest: { IdentifierRule.isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+            )
         else {
             throw .invalidArgument(
                 "invalid tenant id \(IdentifierRule.quoted(raw)): use 1-63 lowercase letters, digits and dashes, "
@@ -38,9 +57,13 @@ public struct CollectionName: Sendable, Hashable, Comparable, CustomStringConver
     public let rawValue: String
 
     public init(validating raw: String) throws(RampartError) {
-        let bytes = Array(raw.utf8)
-        guard let first = bytes.first, bytes.count <= 63, IdentifierRule.isLower(first),
-            bytes.allSatisfy({ IdentifierRule.isLowerAlnum($0) || $0 == UInt8(ascii: "_") })
+        guard
+            IdentifierRule.matches(
+                raw,
+                maxLength: 63,
+                first: IdentifierRule.isLower,
+                rest: { IdentifierRule.isLowerAlnum($0) || $0 == UInt8(ascii: "_") }
+            )
         else {
             throw .invalidArgument(
                 "invalid collection \(IdentifierRule.quoted(raw)): use 1-63 lowercase letters, digits and "
@@ -59,10 +82,8 @@ public struct DocumentID: Sendable, Hashable, Comparable, CustomStringConvertibl
     public let rawValue: String
 
     public init(validating raw: String) throws(RampartError) {
-        let bytes = Array(raw.utf8)
-        guard !bytes.isEmpty, bytes.count <= 64,
-            bytes.allSatisfy({ IdentifierRule.isAlnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
-        else {
+        let isIDByte = { (b: UInt8) in IdentifierRule.isAlnum(b) || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") }
+        guard IdentifierRule.matches(raw, maxLength: 64, first: isIDByte, rest: isIDByte) else {
             throw .invalidArgument(
                 "invalid document id \(IdentifierRule.quoted(raw)): use 1-64 letters, digits, underscores and dashes"
             )

@@ -36,9 +36,4 @@ public enum DatabaseErrors {
             return .init(.internal, "database error (SQLSTATE \(state))", detail: detail)
         }
     }
-
-    /// True when the error means the database could not be reached at all.
-    public static func isUnavailable(_ error: any Error) -> Bool {
-        map(error).code == .unavailable
-    }
 }

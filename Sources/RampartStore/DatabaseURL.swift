@@ -70,10 +70,15 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The socket file libpq would use for `host=/dir`.
+    private var unixSocketPath: String? {
+        unixSocketDirectory.map { "\($0)/.s.PGSQL.\(port)" }
+    }
+
     public func connectionConfiguration() throws -> PostgresConnection.Configuration {
-        if let directory = unixSocketDirectory {
+        if let unixSocketPath {
             return .init(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)",
+                unixSocketPath: unixSocketPath,
                 username: username,
                 password: password,
                 database: database
@@ -91,9 +96,9 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
 
     public func clientConfiguration(maxConnections: Int) -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
-        if let directory = unixSocketDirectory {
+        if let unixSocketPath {
             configuration = .init(
-                unixSocketPath: "\(directory)/.s.PGSQL.\(port)",
+                unixSocketPath: unixSocketPath,
                 username: username,
                 password: password,
                 database: database

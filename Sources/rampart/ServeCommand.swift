@@ -101,10 +101,6 @@ struct ServeCommand: AsyncParsableCommand {
     private func mapServeError(_ error: any Error, logger: Logger) -> RampartError {
         if let error = error as? RampartError { return error }
         logger.debug("server stopped with an error", metadata: ["error": "\(String(reflecting: error))"])
-        let text = String(describing: error)
-        if text.contains("Address already in use") || text.contains("bind") {
-            return RampartError(.unavailable, "cannot listen on the configured address: \(text)")
-        }
-        return RampartError(.internal, "the server stopped: \(text)")
+        return RampartError(.internal, "the server stopped: \(error)")
     }
 }

@@ -12,10 +12,9 @@ struct PrivilegeTests {
     ]
 
     @Test func theAppRoleMayOnlyAppendAudit() async throws {
-        let tenant = try TestDatabase.uniqueTenant("priv")
-        try await TestDatabase.provisionTenant(tenant, documents: 1)
+        let tenant = try await TestDatabase.newTenant("priv", documents: 1)
         try await TestDatabase.asApp { connection in
-            try await connection.withTenantTransaction(tenant, logger: TestDatabase.logger) { conn in
+            try await TestDatabase.asTenant(tenant, on: connection) { conn in
                 let appended = await TestDatabase.sqlState(
                     of: """
                         INSERT INTO rampart.audit_events (tenant_id, decision, layer, reason)
@@ -26,7 +25,7 @@ struct PrivilegeTests {
                 #expect(appended == nil)
             }
             for statement in Self.auditTampering {
-                let state = try await connection.withTenantTransaction(tenant, logger: TestDatabase.logger) { conn in
+                let state = try await TestDatabase.asTenant(tenant, on: connection) { conn in
                     await TestDatabase.sqlState(of: PostgresQuery(unsafeSQL: statement), on: conn)
                 }
                 #expect(state == "42501", "\(statement) gave \(state ?? "success")")

@@ -6,17 +6,15 @@ import Testing
 @Suite(.enabled(if: TestDatabase.isConfigured))
 struct RowLevelSecurityTests {
     @Test func aBareCountSeesOnlyTheTenantSetInTheTransaction() async throws {
-        let a = try TestDatabase.uniqueTenant("rls-a")
-        let b = try TestDatabase.uniqueTenant("rls-b")
-        try await TestDatabase.provisionTenant(a, documents: 3)
-        try await TestDatabase.provisionTenant(b, documents: 2)
+        let a = try await TestDatabase.newTenant("rls-a", documents: 3)
+        let b = try await TestDatabase.newTenant("rls-b", documents: 2)
 
         try await TestDatabase.asApp { connection in
-            let countA = try await connection.withTenantTransaction(a, logger: TestDatabase.logger) { conn in
+            let countA = try await TestDatabase.asTenant(a, on: connection) { conn in
                 try await TestDatabase.count("SELECT count(*) FROM rampart.documents", on: conn)
             }
             #expect(countA == 3)
-            let countB = try await connection.withTenantTransaction(b, logger: TestDatabase.logger) { conn in
+            let countB = try await TestDatabase.asTenant(b, on: connection) { conn in
                 try await TestDatabase.count("SELECT count(*) FROM rampart.documents", on: conn)
             }
             #expect(countB == 2)
@@ -26,8 +24,7 @@ struct RowLevelSecurityTests {
     }
 
     @Test func withNoTenantSetEveryTenantTableIsEmpty() async throws {
-        let a = try TestDatabase.uniqueTenant("rls-none")
-        try await TestDatabase.provisionTenant(a, documents: 1)
+        _ = try await TestDatabase.newTenant("rls-none", documents: 1)
         try await TestDatabase.asApp { connection in
             for table in ["tenants", "tenant_scopes", "tenant_limits", "documents", "audit_events"] {
                 let rows = try await TestDatabase.count(
@@ -40,12 +37,10 @@ struct RowLevelSecurityTests {
     }
 
     @Test func aTenantCannotWriteAnotherTenantsRows() async throws {
-        let a = try TestDatabase.uniqueTenant("rls-w-a")
-        let b = try TestDatabase.uniqueTenant("rls-w-b")
-        try await TestDatabase.provisionTenant(a, documents: 0)
-        try await TestDatabase.provisionTenant(b, documents: 1)
+        let a = try await TestDatabase.newTenant("rls-w-a", documents: 0)
+        let b = try await TestDatabase.newTenant("rls-w-b", documents: 1)
         try await TestDatabase.asApp { connection in
-            try await connection.withTenantTransaction(a, logger: TestDatabase.logger) { conn in
+            try await TestDatabase.asTenant(a, on: connection) { conn in
                 let insert = await TestDatabase.sqlState(
                     of: """
                         INSERT INTO rampart.documents (tenant_id, collection, id, body)
@@ -55,7 +50,7 @@ struct RowLevelSecurityTests {
                 )
                 #expect(insert == "42501")
             }
-            let changed = try await connection.withTenantTransaction(a, logger: TestDatabase.logger) { conn in
+            let changed = try await TestDatabase.asTenant(a, on: connection) { conn in
                 try await TestDatabase.count(
                     """
                     WITH u AS (UPDATE rampart.documents SET body = '{"x": 1}' WHERE tenant_id = \(b.rawValue) RETURNING 1)

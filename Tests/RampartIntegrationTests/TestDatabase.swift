@@ -30,13 +30,9 @@ enum TestDatabase {
         try await url("TEST_SUPERUSER_URL").withConnection(logger: logger, body)
     }
 
-    /// A tenant id no other test uses.
-    static func uniqueTenant(_ prefix: String) throws -> TenantID {
-        try TenantID(validating: "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")
-    }
-
-    /// Creates a tenant with `count` documents in collection `notes`.
-    static func provisionTenant(_ tenant: TenantID, documents count: Int) async throws {
+    /// Creates a tenant no other test uses, with `count` documents in collection `notes`.
+    static func newTenant(_ prefix: String, documents count: Int) async throws -> TenantID {
+        let tenant = try TenantID(validating: "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")
         try await asAdmin { connection in
             let store = ProvisioningStore(connection: connection, logger: logger)
             _ = try await store.createTenant(tenant, name: nil, dailyBudget: nil, scopes: nil)
@@ -49,6 +45,16 @@ enum TestDatabase {
                 _ = try await store.putDocument(uri, bodyJSON: #"{"text": "note \#(index)"}"#)
             }
         }
+        return tenant
+    }
+
+    /// One transaction on `connection` with `tenant` set, as the server runs each call.
+    static func asTenant<R: Sendable>(
+        _ tenant: TenantID,
+        on connection: PostgresConnection,
+        _ body: (PostgresConnection) async throws -> R
+    ) async throws -> R {
+        try await connection.withTenantTransaction(tenant, logger: logger, body)
     }
 
     static func count(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> Int {

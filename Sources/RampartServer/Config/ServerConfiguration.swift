@@ -61,9 +61,8 @@ public struct ServerConfiguration: Sendable {
         guard !jwtIssuers.isEmpty else {
             throw .configuration(key: "RAMPART_JWT_ISSUERS", "required: the accepted token issuers, comma-separated")
         }
-        authorizationServers =
-            Self.list(value("RAMPART_AUTH_SERVERS")).isEmpty
-            ? jwtIssuers : Self.list(value("RAMPART_AUTH_SERVERS"))
+        let authorizationServers = Self.list(value("RAMPART_AUTH_SERVERS"))
+        self.authorizationServers = authorizationServers.isEmpty ? jwtIssuers : authorizationServers
 
         hs256Secret = value("RAMPART_JWT_HS256_SECRET")
         if let secret = hs256Secret, secret.utf8.count < 32 {

@@ -21,31 +21,23 @@ public struct DevEnvironment: Sendable {
     public func prepare(logger: Logger) async throws -> [String: String] {
         let cluster = try EmbeddedCluster(root: root)
         let port = try cluster.start()
-        let superuser = try DatabaseURL(
-            parsing: "postgres://postgres@127.0.0.1:\(port)/postgres?sslmode=disable",
-            key: "--dev"
-        )
-        try await superuser.withConnection(logger: logger) { connection in
-            try await DevBootstrap.ensureDatabase(Self.database, on: connection, logger: logger)
+        func url(_ role: String, _ database: String = Self.database) -> String {
+            "postgres://\(role)@127.0.0.1:\(port)/\(database)?sslmode=disable"
         }
-        let owner = try DatabaseURL(
-            parsing: "postgres://postgres@127.0.0.1:\(port)/\(Self.database)?sslmode=disable",
-            key: "--dev"
-        )
-        try await owner.withConnection(logger: logger) { connection in
+        try await DatabaseURL(parsing: url("postgres", "postgres"), key: "--dev").withConnection(logger: logger) {
+            try await DevBootstrap.ensureDatabase(Self.database, on: $0, logger: logger)
+        }
+        try await DatabaseURL(parsing: url("postgres"), key: "--dev").withConnection(logger: logger) { connection in
             try await Migrator(migrations: try MigrationCatalog.bundled()).migrate(on: connection, logger: logger)
             try await DevBootstrap.ensureLoginRoles(on: connection, logger: logger)
         }
-        let adminURL = "postgres://\(DevBootstrap.adminRole)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable"
-        let admin = try DatabaseURL(parsing: adminURL, key: "--dev")
-        try await admin.withConnection(logger: logger) { connection in
-            try await DemoTenant.provision(ProvisioningStore(connection: connection, logger: logger))
+        try await DatabaseURL(parsing: url(DevBootstrap.adminRole), key: "--dev").withConnection(logger: logger) {
+            try await DemoTenant.provision(ProvisioningStore(connection: $0, logger: logger))
         }
 
         let values = [
-            "RAMPART_DATABASE_URL":
-                "postgres://\(DevBootstrap.serverRole)@127.0.0.1:\(port)/\(Self.database)?sslmode=disable",
-            "RAMPART_ADMIN_DATABASE_URL": adminURL,
+            "RAMPART_DATABASE_URL": url(DevBootstrap.serverRole),
+            "RAMPART_ADMIN_DATABASE_URL": url(DevBootstrap.adminRole),
             "RAMPART_JWT_ISSUERS": Self.issuer,
             "RAMPART_JWT_HS256_SECRET": try secret(),
         ]

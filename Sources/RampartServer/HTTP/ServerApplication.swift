@@ -38,10 +38,8 @@ public enum ServerApplication {
         app.beforeServerStarts {
             try await checkDatabaseWall(client: client, configuration: configuration, logger: logger)
             logger.info(
-                "rampart is listening",
-                metadata: [
-                    "rampart.listen": "\(configuration.listen)", "rampart.public_url": "\(configuration.publicURL)",
-                ]
+                "database wall check passed",
+                metadata: ["rampart.public_url": "\(configuration.publicURL)"]
             )
         }
         return app
