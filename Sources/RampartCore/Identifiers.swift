@@ -27,8 +27,18 @@ enum IdentifierRule {
     }
 }
 
+/// An identifier that passed its allowlist; it prints and sorts as its raw value.
+public protocol ValidatedIdentifier: Sendable, Hashable, Comparable, CustomStringConvertible {
+    var rawValue: String { get }
+}
+
+extension ValidatedIdentifier {
+    public var description: String { rawValue }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
 /// `^[a-z0-9][a-z0-9-]{0,62}$`
-public struct TenantID: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct TenantID: ValidatedIdentifier {
     public let rawValue: String
 
     public init(validating raw: String) throws(RampartError) {
@@ -47,13 +57,10 @@ public struct TenantID: Sendable, Hashable, Comparable, CustomStringConvertible 
         }
         rawValue = raw
     }
-
-    public var description: String { rawValue }
-    public static func < (lhs: TenantID, rhs: TenantID) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// `^[a-z][a-z0-9_]{0,62}$`
-public struct CollectionName: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct CollectionName: ValidatedIdentifier {
     public let rawValue: String
 
     public init(validating raw: String) throws(RampartError) {
@@ -72,13 +79,10 @@ public struct CollectionName: Sendable, Hashable, Comparable, CustomStringConver
         }
         rawValue = raw
     }
-
-    public var description: String { rawValue }
-    public static func < (lhs: CollectionName, rhs: CollectionName) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// `^[A-Za-z0-9_-]{1,64}$`
-public struct DocumentID: Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct DocumentID: ValidatedIdentifier {
     public let rawValue: String
 
     public init(validating raw: String) throws(RampartError) {
@@ -90,7 +94,4 @@ public struct DocumentID: Sendable, Hashable, Comparable, CustomStringConvertibl
         }
         rawValue = raw
     }
-
-    public var description: String { rawValue }
-    public static func < (lhs: DocumentID, rhs: DocumentID) -> Bool { lhs.rawValue < rhs.rawValue }
 }

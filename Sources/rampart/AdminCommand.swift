@@ -73,17 +73,19 @@ struct TenantCommand: AsyncParsableCommand {
         }
     }
 
+    static func setSuspended(_ id: String, _ suspended: Bool, _ connection: AdminConnectionOptions) async throws {
+        let tenant = try TenantID(validating: id)
+        let record = try await connection.withStore { try await $0.setSuspended(tenant, suspended) }
+        try printTenants([record], json: connection.json)
+    }
+
     struct Suspend: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Suspend a tenant: its tokens get 403.")
         @Argument var id: String
         @OptionGroup var connection: AdminConnectionOptions
 
         func run() async throws {
-            let tenant = try TenantID(validating: id)
-            try printTenants(
-                [try await connection.withStore { try await $0.setSuspended(tenant, true) }],
-                json: connection.json
-            )
+            try await setSuspended(id, true, connection)
         }
     }
 
@@ -93,11 +95,7 @@ struct TenantCommand: AsyncParsableCommand {
         @OptionGroup var connection: AdminConnectionOptions
 
         func run() async throws {
-            let tenant = try TenantID(validating: id)
-            try printTenants(
-                [try await connection.withStore { try await $0.setSuspended(tenant, false) }],
-                json: connection.json
-            )
+            try await setSuspended(id, false, connection)
         }
     }
 }
