@@ -42,6 +42,12 @@ public enum JSONRPCErrorCode {
     public static let headerMismatch = -32020
     public static let missingRequiredClientCapability = -32021
     public static let unsupportedProtocolVersion = -32022
+    /// Handshake-era "resource not found" (2026-07-28 uses -32602 instead).
+    public static let resourceNotFound = -32002
+    /// Rampart: no valid token (HTTP 401). Outside the range the spec reserves.
+    public static let unauthorized = -31401
+    /// Rampart: the token is valid but may not do this (HTTP 403).
+    public static let forbidden = -31403
     /// Rampart: a rate limit refused the call (CONTRACT.md §10).
     public static let rateLimited = -32050
     /// Rampart: a budget is exhausted (CONTRACT.md §10).

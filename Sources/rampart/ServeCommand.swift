@@ -62,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         if dev {
             try await printDevWelcome(configuration)
         }
-        let app = try ServerApplication.build(configuration: configuration, logger: logger)
+        let app = try await ServerApplication.build(configuration: configuration, logger: logger)
         do {
             try await app.runService()
         } catch {

@@ -11,7 +11,9 @@ public enum ServerApplication {
     /// How long start-up waits for the database before giving up with a clear error.
     static let startupDatabaseTimeout: Duration = .seconds(15)
 
-    public static func build(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    public static func build(configuration: ServerConfiguration, logger: Logger) async throws
+        -> some ApplicationProtocol
+    {
         let migrations = try MigrationCatalog.bundled()
         let client = PostgresClient(
             configuration: configuration.databaseURL.clientConfiguration(maxConnections: 16),
@@ -28,6 +30,24 @@ public enum ServerApplication {
                 ? Response.json(status: .ok, #"{"status":"ready"}"#)
                 : Response.json(status: .serviceUnavailable, #"{"status":"not ready","reason":"\#(readiness.reason)"}"#)
         }
+
+        let jwks = JWKSKeys(file: configuration.jwksFile, url: configuration.jwksURL, logger: logger)
+        try await jwks.load()
+        let authenticator = Authenticator(
+            verifier: await TokenVerifier(configuration: configuration, jwks: jwks),
+            state: AuthActor(),
+            client: client,
+            logger: logger
+        )
+        let metadata = ProtectedResourceMetadata(configuration: configuration)
+        metadata.register(on: router)
+        MCPEndpoint(
+            configuration: configuration,
+            authenticator: authenticator,
+            client: client,
+            metadataURL: metadata.url
+        )
+        .register(on: router)
 
         var app = Application(
             router: router,

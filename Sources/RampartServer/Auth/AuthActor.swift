@@ -1,0 +1,100 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartStore
+
+/// Authentication state shared by every request of this process: verified tokens (until their
+/// `exp`, keyed by the token's hash so no token is kept) and recently read tenant status.
+actor AuthActor {
+    static let maxCachedTokens = 10_000
+    /// A suspension must reach every process within a second (CONTRACT.md §13).
+    static let tenantTTL: Duration = .milliseconds(500)
+
+    private var verified: [String: Principal] = [:]
+    private var tenants: [TenantID: (access: TenantAccess?, readAt: ContinuousClock.Instant)] = [:]
+
+    func principal(forTokenHash hash: String, now: Int64) -> Principal? {
+        guard let principal = verified[hash] else { return nil }
+        guard now <= principal.expiresAt + TokenVerifier.leeway else {
+            verified[hash] = nil
+            return nil
+        }
+        return principal
+    }
+
+    func remember(_ principal: Principal, forTokenHash hash: String, now: Int64) {
+        if verified.count >= Self.maxCachedTokens {
+            verified = verified.filter { now <= $0.value.expiresAt + TokenVerifier.leeway }
+            if verified.count >= Self.maxCachedTokens { verified.removeAll(keepingCapacity: true) }
+        }
+        verified[hash] = principal
+    }
+
+    func tenantAccess(_ tenant: TenantID) -> TenantAccess?? {
+        guard let entry = tenants[tenant], ContinuousClock.now - entry.readAt < Self.tenantTTL else { return nil }
+        return .some(entry.access)
+    }
+
+    func remember(_ access: TenantAccess?, for tenant: TenantID) {
+        if tenants.count >= Self.maxCachedTokens { tenants.removeAll(keepingCapacity: true) }
+        tenants[tenant] = (access, .now)
+    }
+}
+
+/// Authenticates a request: the bearer token (verified outside the actor, so signature checks
+/// use every core), then the tenant's status and grants.
+struct Authenticator: Sendable {
+    let verifier: TokenVerifier
+    let state: AuthActor
+    let client: PostgresClient
+    let logger: Logger
+
+    /// `authorization`: every Authorization header; `queryItems`: the request's query names.
+    func authenticate(authorization: [String], queryNames: [String]) async throws(AuthFailure) -> Principal {
+        if queryNames.contains(where: { ["access_token", "token", "bearer"].contains($0.lowercased()) }) {
+            throw .invalid("token in the query string")
+        }
+        guard let header = authorization.first else { throw .missing }
+        guard authorization.count == 1 else { throw .invalid("more than one Authorization header") }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw AuthFailure(kind: .unauthenticated, reason: "not a bearer token", tokenPresented: false)
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let now = Int64(Date().timeIntervalSince1970)
+        let hash = SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+
+        let principal: Principal
+        if let cached = await state.principal(forTokenHash: hash, now: now) {
+            principal = cached
+        } else {
+            principal = try await verifier.verify(token, now: now)
+            await state.remember(principal, forTokenHash: hash, now: now)
+        }
+
+        let access: TenantAccess?
+        if let cached = await state.tenantAccess(principal.tenant) {
+            access = cached
+        } else {
+            do {
+                access = try await client.withConnection { connection in
+                    try await TenantAccess.load(principal.tenant, on: connection, logger: logger)
+                }
+            } catch {
+                logger.error(
+                    "tenant lookup failed",
+                    metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"]
+                )
+                throw AuthFailure(kind: .unavailable, reason: "tenant lookup failed", tokenPresented: true)
+            }
+            await state.remember(access, for: principal.tenant)
+        }
+        guard let access else { throw .invalid("unknown tenant") }
+        guard access.active else {
+            throw AuthFailure(kind: .tenantSuspended, reason: "tenant suspended", tokenPresented: true)
+        }
+        return principal.granted(access.grantedScopes)
+    }
+}

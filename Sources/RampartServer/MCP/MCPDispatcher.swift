@@ -1,0 +1,198 @@
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartMCP
+import RampartStore
+
+/// Answers one authenticated JSON-RPC request in either era. Tools and resources share one
+/// access path: scopes first (403 naming every scope the call needs), then the tenant's store.
+struct MCPDispatcher: Sendable {
+    static let instructions =
+        "Rampart serves this tenant's JSON documents. Resource URIs are tenant://{tenant}/{collection}/{id}. "
+        + "Use open_conversation to scope a task to the resources it needs."
+
+    let client: PostgresClient
+    let principal: Principal
+    let era: ProtocolEra
+    let session: ConversationRecord?
+    let requestID: String
+    let logger: Logger
+
+    private var shaper: ResultShaper { ResultShaper(era: era) }
+
+    func handle(_ request: JSONRPCRequest) async -> MCPReply {
+        do {
+            switch (request.method, era) {
+            case ("server/discover", .stateless):
+                return .result(request.id, discover())
+            case ("ping", .handshake):
+                return .result(request.id, .object([:]))
+            case ("tools/list", _):
+                let tools = ToolCatalog.visible(to: principal.scopes).map(\.json)
+                return .result(request.id, shaper.cacheable(["tools": .array(tools)], ttlMs: 60_000))
+            case ("tools/call", _):
+                return try await callTool(request)
+            case ("resources/list", _):
+                return try await listResources(request)
+            case ("resources/templates/list", _):
+                try requireScopes([.read], request)
+                let template: JSONValue = [
+                    "uriTemplate": .string("tenant://\(principal.tenant)/{collection}/{id}"),
+                    "name": "document",
+                    "title": "A JSON document of this tenant",
+                    "mimeType": "application/json",
+                ]
+                return .result(request.id, shaper.cacheable(["resourceTemplates": [template]], ttlMs: 60_000))
+            case ("resources/read", _):
+                return try await readResource(request)
+            default:
+                throw JSONRPCError(.methodNotFound, "Method not found", data: .string(request.method))
+            }
+        } catch var error as JSONRPCError {
+            error.id = request.id
+            return reply(for: error)
+        } catch let error as InsufficientScope {
+            return error.reply(id: request.id)
+        } catch {
+            let mapped = DatabaseErrors.map(error)
+            logger.error("request failed", metadata: ["error": "\(mapped.debugDescription)"])
+            return .error(
+                JSONRPCError(.internalError, "internal error", data: ["requestId": .string(requestID)], id: request.id),
+                era: era
+            )
+        }
+    }
+
+    private func reply(for error: JSONRPCError) -> MCPReply {
+        .error(error, era: era)
+    }
+
+    private func discover() -> JSONValue {
+        shaper.cacheable(
+            [
+                "supportedVersions": .array(ProtocolEra.statelessVersions.map(JSONValue.string)),
+                "capabilities": ServerCapabilities.json,
+                "instructions": .string(Self.instructions),
+            ],
+            ttlMs: 3_600_000,
+            isPrivate: false
+        )
+    }
+
+    private func requireScopes(_ scopes: [Scope], _ request: JSONRPCRequest) throws(InsufficientScope) {
+        guard scopes.allSatisfy(principal.scopes.contains) else { throw InsufficientScope(required: scopes) }
+    }
+
+    private func callTool(_ request: JSONRPCRequest) async throws -> MCPReply {
+        guard let name = request.params["name"]?.stringValue else {
+            throw JSONRPCError(.invalidParams, "params.name must be a tool name")
+        }
+        guard let tool = ToolCatalog.named(name) else {
+            throw JSONRPCError(.invalidParams, "Unknown tool: \(TextSanitizer.quoted(name))")
+        }
+        try requireScopes(tool.requiredScopes, request)
+        let arguments: [String: JSONValue]
+        switch request.params["arguments"] {
+        case .none, .some(.null): arguments = [:]
+        case .some(.object(let members)): arguments = members
+        default: return .result(request.id, toolResult(.failure("invalid arguments: expected an object")))
+        }
+        let outcome: ToolOutcome
+        do {
+            let (call, conversation) = try ToolCall.parse(tool, arguments: arguments)
+            outcome = try await ToolExecutor(client: client, principal: principal, logger: logger, session: session)
+                .run(call, conversation: conversation)
+        } catch let error as RampartError where error.code == .invalidArgument || error.code == .conflict {
+            outcome = .failure(error.message)
+        }
+        return .result(request.id, toolResult(outcome))
+    }
+
+    private func toolResult(_ outcome: ToolOutcome) -> JSONValue {
+        switch outcome {
+        case .success(let structured):
+            return shaper.plain([
+                "content": [["type": "text", "text": .string(structured.jsonText)]],
+                "structuredContent": structured,
+                "isError": false,
+            ])
+        case .failure(let message):
+            return shaper.plain(["content": [["type": "text", "text": .string(message)]], "isError": true])
+        }
+    }
+
+    private func listResources(_ request: JSONRPCRequest) async throws -> MCPReply {
+        try requireScopes([.read], request)
+        let cursor = request.params["cursor"]
+        var arguments: [String: JSONValue] = ["limit": 100]
+        if let cursor, cursor != .null { arguments["cursor"] = cursor }
+        let outcome: ToolOutcome
+        do {
+            let (call, _) = try ToolCall.parse(ToolCatalog.listResources, arguments: arguments)
+            outcome = try await ToolExecutor(client: client, principal: principal, logger: logger, session: session)
+                .run(call, conversation: nil)
+        } catch let error as RampartError where error.code == .invalidArgument {
+            throw JSONRPCError(.invalidParams, "invalid cursor")
+        }
+        guard case .success(let page) = outcome else { throw JSONRPCError(.invalidParams, "invalid cursor") }
+        let resources: [JSONValue] = (page["resources"]?.arrayValue ?? []).map { summary in
+            let uri = summary["uri"]?.stringValue ?? ""
+            return [
+                "uri": .string(uri),
+                "name": .string(String(uri.dropFirst("tenant://\(principal.tenant)/".count))),
+                "mimeType": "application/json",
+            ]
+        }
+        var result: [String: JSONValue] = ["resources": .array(resources)]
+        if let next = page["nextCursor"] { result["nextCursor"] = next }
+        return .result(request.id, shaper.cacheable(result, ttlMs: 0))
+    }
+
+    private func readResource(_ request: JSONRPCRequest) async throws -> MCPReply {
+        try requireScopes([.read], request)
+        let outcome: ToolOutcome
+        do {
+            let (call, _) = try ToolCall.parse(
+                ToolCatalog.readResource,
+                arguments: ["uri": request.params["uri"] ?? .null]
+            )
+            outcome = try await ToolExecutor(client: client, principal: principal, logger: logger, session: session)
+                .run(call, conversation: nil)
+        } catch let error as RampartError where error.code == .invalidArgument {
+            throw JSONRPCError(.invalidParams, error.message)
+        }
+        guard case .success(let document) = outcome, let uri = document["uri"], let content = document["content"] else {
+            // The same error, byte for byte, whether the document is missing, foreign or out of scope.
+            throw JSONRPCError(shaper.isStateless ? .invalidParams : .resourceNotFound, "resource not found")
+        }
+        let contents: JSONValue = [["uri": uri, "mimeType": "application/json", "text": .string(content.jsonText)]]
+        return .result(request.id, shaper.cacheable(["contents": contents], ttlMs: 0))
+    }
+}
+
+/// A call whose scopes the principal lacks: 403 with a challenge naming all of them (A5, A6).
+struct InsufficientScope: Error, Sendable {
+    let required: [Scope]
+
+    func reply(id: JSONRPCID?) -> MCPReply {
+        let scopes = required.map(\.rawValue).joined(separator: " ")
+        let error = JSONRPCError(
+            .forbidden,
+            "insufficient scope",
+            data: ["requiredScopes": .array(required.map { .string($0.rawValue) })],
+            id: id
+        )
+        return MCPReply(
+            status: 403,
+            headers: ["WWW-Authenticate": #"Bearer error="insufficient_scope", scope="\#(scopes)""#],
+            body: error.body()
+        )
+    }
+}
+
+enum ServerCapabilities {
+    static let json: JSONValue = [
+        "tools": ["listChanged": false],
+        "resources": ["listChanged": false, "subscribe": false],
+    ]
+}

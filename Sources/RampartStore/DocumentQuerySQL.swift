@@ -1,0 +1,114 @@
+import PostgresNIO
+import RampartCore
+
+/// Compiles a validated `DocumentQuery` to one parameterized statement over the tenant's
+/// documents. Only fixed SQL fragments are written here; field paths, values and labels are all
+/// bound parameters, so nothing a client sends is ever SQL text.
+enum DocumentQuerySQL {
+    static func compile(_ query: DocumentQuery, tenant: TenantID) -> PostgresQuery {
+        var builder = Builder()
+        let tenantParameter = builder.bind(tenant.rawValue)
+        let collectionParameter = builder.bind(query.collection.rawValue)
+        var predicates = ["d.tenant_id = \(tenantParameter)", "d.collection = \(collectionParameter)"]
+        predicates += query.conditions.map { builder.condition($0) }
+
+        var sql: String
+        if query.isGrouped {
+            var members: [String] = []
+            var groupExpressions: [String] = []
+            var orderable: [String: String] = [:]
+            for field in query.groupBy {
+                let expression = builder.field(field)
+                groupExpressions.append(expression)
+                orderable[field.description] = expression
+                members.append("\(builder.bind(field.description))::text, \(expression)")
+            }
+            for aggregate in query.aggregates {
+                let expression = builder.aggregate(aggregate)
+                orderable[aggregate.label] = expression
+                members.append("\(builder.bind(aggregate.label))::text, \(expression)")
+            }
+            let orderTerms = query.orderBy.compactMap { ordering in
+                orderable[ordering.key].map { "\($0) \(ordering.descending ? "DESC" : "ASC") NULLS LAST" }
+            }
+            sql = "SELECT jsonb_build_object(\(members.joined(separator: ", ")))::text FROM rampart.documents d"
+            sql += " WHERE " + predicates.joined(separator: " AND ")
+            if !groupExpressions.isEmpty {
+                sql += " GROUP BY " + groupExpressions.joined(separator: ", ")
+                sql +=
+                    " ORDER BY "
+                    + (orderTerms + groupExpressions.map { "\($0) ASC NULLS LAST" }).joined(separator: ", ")
+            }
+        } else {
+            let orderTerms = query.orderBy.compactMap { ordering in
+                (try? FieldPath(validating: ordering.key)).map {
+                    "\(builder.field($0)) \(ordering.descending ? "DESC" : "ASC") NULLS LAST"
+                }
+            }
+            sql = """
+                SELECT jsonb_build_object('uri', 'tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id, \
+                'version', d.version, 'content', d.body)::text FROM rampart.documents d
+                """
+            sql += " WHERE " + predicates.joined(separator: " AND ")
+            sql += " ORDER BY " + (orderTerms + ["d.id ASC"]).joined(separator: ", ")
+        }
+        sql += " LIMIT \(builder.bind(query.limit))"
+        return PostgresQuery(unsafeSQL: sql, binds: builder.binds)
+    }
+
+    private struct Builder {
+        var binds = PostgresBindings()
+        private var count = 0
+
+        mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
+            binds.append(value)
+            count += 1
+            return "$\(count)"
+        }
+
+        mutating func field(_ path: FieldPath) -> String {
+            "(d.body #> \(bind(path.segments))::text[])"
+        }
+
+        mutating func json(_ value: JSONValue) -> String {
+            "\(bind(value.jsonText))::jsonb"
+        }
+
+        mutating func condition(_ condition: DocumentQuery.Condition) -> String {
+            let field = field(condition.field)
+            switch condition.op {
+            case .eq: return "\(field) = \(json(condition.value))"
+            case .ne: return "\(field) IS DISTINCT FROM \(json(condition.value))"
+            case .lt, .le, .gt, .ge:
+                let value = json(condition.value)
+                let op = ["lt": "<", "le": "<=", "gt": ">", "ge": ">="][condition.op.rawValue]!
+                return "(jsonb_typeof(\(field)) = jsonb_typeof(\(value)) AND \(field) \(op) \(value))"
+            case .contains:
+                var alternatives = [
+                    "(jsonb_typeof(\(field)) = 'array' AND \(field) @> jsonb_build_array(\(json(condition.value))))"
+                ]
+                if let text = condition.value.stringValue {
+                    alternatives.append(
+                        "(jsonb_typeof(\(field)) = 'string' AND strpos(lower(\(field) #>> '{}'), lower(\(bind(text)))) > 0)"
+                    )
+                }
+                return "(" + alternatives.joined(separator: " OR ") + ")"
+            case .in:
+                return "\(field) = ANY (ARRAY(SELECT jsonb_array_elements(\(json(condition.value)))))"
+            }
+        }
+
+        mutating func aggregate(_ aggregate: DocumentQuery.Aggregate) -> String {
+            guard let path = aggregate.field else { return "count(*)" }
+            let field = field(path)
+            let number = "(CASE WHEN jsonb_typeof(\(field)) = 'number' THEN (\(field) #>> '{}')::numeric END)"
+            switch aggregate.function {
+            case .count: return "count(\(field))"
+            case .sum: return "sum(\(number))"
+            case .avg: return "round(avg(\(number)), 6)"
+            case .min: return "min(\(number))"
+            case .max: return "max(\(number))"
+            }
+        }
+    }
+}

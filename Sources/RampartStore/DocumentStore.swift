@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RampartCore
+
+public struct SearchHit: Sendable, Equatable {
+    public let uri: ResourceURI
+    public let score: Double
+    public let snippet: String
+}
+
+public struct DocumentPage: Sendable, Equatable {
+    public let documents: [DocumentSummary]
+    /// The last document of a full page: where the next page starts.
+    public let next: (collection: String, id: String)?
+
+    public static func == (lhs: DocumentPage, rhs: DocumentPage) -> Bool {
+        lhs.documents == rhs.documents && lhs.next?.collection == rhs.next?.collection && lhs.next?.id == rhs.next?.id
+    }
+}
+
+/// The tenant's documents, as the server role sees them. Every method runs inside a tenant
+/// transaction (`withTenantTransaction`), so RLS applies; each statement also names the tenant,
+/// so a query is correct without the wall and the primary-key index serves it.
+public struct DocumentStore: Sendable {
+    public let connection: PostgresConnection
+    public let tenant: TenantID
+    public let logger: Logger
+
+    public init(connection: PostgresConnection, tenant: TenantID, logger: Logger) {
+        self.connection = connection
+        self.tenant = tenant
+        self.logger = logger
+    }
+
+    public func read(_ collection: CollectionName, _ id: DocumentID) async throws -> StoredDocument? {
+        let rows = try await connection.query(
+            """
+            SELECT body::text, version, updated_at FROM rampart.documents
+            WHERE tenant_id = \(tenant.rawValue) AND collection = \(collection.rawValue) AND id = \(id.rawValue)
+            """,
+            logger: logger
+        )
+        for try await (body, version, updatedAt) in rows.decode((String, Int64, Date).self) {
+            return StoredDocument(
+                uri: ResourceURI(tenant: tenant, collection: collection, id: id),
+                bodyJSON: body,
+                version: version,
+                updatedAt: updatedAt
+            )
+        }
+        return nil
+    }
+
+    /// One page in (collection, id) order, strictly after `after`.
+    public func list(
+        collection: CollectionName?,
+        after: (collection: String, id: String)?,
+        limit: Int
+    ) async throws -> DocumentPage {
+        let rows = try await connection.query(
+            """
+            SELECT collection, id, version, updated_at FROM rampart.documents
+            WHERE tenant_id = \(tenant.rawValue)
+              AND (\(collection?.rawValue)::text IS NULL OR collection = \(collection?.rawValue))
+              AND (collection, id) > (\(after?.collection ?? ""), \(after?.id ?? ""))
+            ORDER BY collection, id
+            LIMIT \(limit + 1)
+            """,
+            logger: logger
+        )
+        var documents: [DocumentSummary] = []
+        var more = false
+        for try await (collection, id, version, updatedAt) in rows.decode((String, String, Int64, Date).self) {
+            guard documents.count < limit else {
+                more = true
+                continue
+            }
+            documents.append(
+                DocumentSummary(uri: "tenant://\(tenant)/\(collection)/\(id)", version: version, updatedAt: updatedAt)
+            )
+        }
+        let last = documents.last.flatMap { try? ResourceURI(parsing: $0.uri) }
+        return DocumentPage(
+            documents: documents,
+            next: more ? last.map { ($0.collection.rawValue, $0.id.rawValue) } : nil
+        )
+    }
+
+    /// Full-text search over the documents' string values, best match first, with a highlighted
+    /// snippet built from those values only (never keys or JSON punctuation).
+    public func search(_ text: String, collection: CollectionName?, limit: Int) async throws -> [SearchHit] {
+        let rows = try await connection.query(
+            """
+            SELECT d.collection, d.id, ts_rank(d.search, q)::float8,
+                   ts_headline('english',
+                       coalesce((SELECT string_agg(v #>> '{}', ' … ')
+                                 FROM jsonb_path_query(d.body, 'strict $.** ? (@.type() == "string")') AS v), ''),
+                       q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2')
+            FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q
+            WHERE d.tenant_id = \(tenant.rawValue) AND d.search @@ q
+              AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))
+            ORDER BY 3 DESC, d.collection, d.id
+            LIMIT \(limit)
+            """,
+            logger: logger
+        )
+        var hits: [SearchHit] = []
+        for try await (collection, id, score, snippet) in rows.decode((String, String, Double, String).self) {
+            let uri = ResourceURI(
+                tenant: tenant,
+                collection: try CollectionName(validating: collection),
+                id: try DocumentID(validating: id)
+            )
+            hits.append(SearchHit(uri: uri, score: score, snippet: snippet))
+        }
+        return hits
+    }
+
+    /// Creates or replaces a document. With `ifVersion` the write only happens if the stored
+    /// version is exactly that (0: only if the document does not exist yet); otherwise `.conflict`.
+    public func write(
+        _ collection: CollectionName,
+        _ id: DocumentID,
+        bodyJSON: String,
+        ifVersion: Int64?
+    ) async throws -> DocumentWrite {
+        let (tenantID, collectionName, documentID) = (tenant.rawValue, collection.rawValue, id.rawValue)
+        let query: PostgresQuery =
+            switch ifVersion {
+            case nil:
+                """
+                INSERT INTO rampart.documents AS d (tenant_id, collection, id, body)
+                VALUES (\(tenantID), \(collectionName), \(documentID), \(bodyJSON)::jsonb)
+                ON CONFLICT (tenant_id, collection, id)
+                DO UPDATE SET body = excluded.body, version = d.version + 1, updated_at = now()
+                RETURNING version, (xmax = 0)
+                """
+            case 0:
+                """
+                INSERT INTO rampart.documents (tenant_id, collection, id, body)
+                VALUES (\(tenantID), \(collectionName), \(documentID), \(bodyJSON)::jsonb)
+                ON CONFLICT (tenant_id, collection, id) DO NOTHING
+                RETURNING version, true
+                """
+            case let expected?:
+                """
+                UPDATE rampart.documents SET body = \(bodyJSON)::jsonb, version = version + 1, updated_at = now()
+                WHERE tenant_id = \(tenantID) AND collection = \(collectionName) AND id = \(documentID)
+                  AND version = \(expected)
+                RETURNING version, false
+                """
+            }
+        let uri = ResourceURI(tenant: tenant, collection: collection, id: id)
+        for try await (version, created) in try await connection.query(query, logger: logger).decode(
+            (Int64, Bool).self
+        ) {
+            return DocumentWrite(uri: uri.description, version: version, created: created)
+        }
+        throw RampartError(.conflict, "version conflict: the document is not at version \(ifVersion ?? 0)")
+    }
+
+    /// Runs a validated query; each row or group comes back as one JSON object.
+    public func query(_ query: DocumentQuery) async throws -> [JSONValue] {
+        let compiled = DocumentQuerySQL.compile(query, tenant: tenant)
+        var rows: [JSONValue] = []
+        for try await text in try await connection.query(compiled, logger: logger).decode(String.self) {
+            rows.append(try JSONParser.parse(text, maxDepth: 512))
+        }
+        return rows
+    }
+}
