@@ -46,3 +46,36 @@ def one_error_line(result):
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), lines[0]
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    from rampart_server import Keys
+    return Keys(str(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture(scope="session")
+def server(keys):
+    """One `rampart serve` shared by the protocol tests (each test makes its own tenants)."""
+    from rampart_server import RampartServer
+    process = RampartServer(keys)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def tenants(server):
+    """Two tenants with look-alike documents: `a` and `b`, each with sales q1/q2 and hr data."""
+    from rampart_server import create_tenant
+    a, b = f"a-{uuid.uuid4().hex[:8]}", f"b-{uuid.uuid4().hex[:8]}"
+    for tenant, word in ((a, "aardvark"), (b, "bumblebee")):
+        create_tenant(tenant, documents=[
+            (f"tenant://{tenant}/sales/q1", {"title": f"Q1 {word} review", "region": "emea", "amount": 100,
+                                              "owner": "dana", "tags": ["renewal", word]}),
+            (f"tenant://{tenant}/sales/q2", {"title": f"Q2 {word} plan", "region": "amer", "amount": 250,
+                                              "owner": "lee", "tags": ["expansion"]}),
+            (f"tenant://{tenant}/sales/q3", {"title": "Q3 deals", "region": "emea", "amount": 40,
+                                              "owner": "dana", "contact": {"country": "de"}}),
+            (f"tenant://{tenant}/hr/{word}", {"name": f"{word} person", "ssn": "123-45-6789"}),
+        ])
+    return a, b

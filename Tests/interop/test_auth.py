@@ -1,0 +1,135 @@
+"""Authentication on every request (CONTRACT.md §6), over raw HTTP: each bad token is a 401 with
+the RFC 9728 challenge, a suspended tenant a 403, a missing scope a 403 naming the scopes."""
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import jwt
+import pytest
+
+from conftest import run
+from rampart_server import request, tool_call
+
+
+def discover():
+    return request("server/discover")
+
+
+def unsigned(claims, alg="none"):
+    header = base64.urlsafe_b64encode(json.dumps({"alg": alg, "typ": "JWT"}).encode()).rstrip(b"=")
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
+    return header, payload
+
+
+def hs256_with_key(claims, key):
+    header, payload = unsigned(claims, alg="HS256")
+    signature = hmac.new(key, header + b"." + payload, hashlib.sha256).digest()
+    return (header + b"." + payload + b"." + base64.urlsafe_b64encode(signature).rstrip(b"=")).decode()
+
+
+def assert_unauthorized(response, server, token_sent=True):
+    assert response.status_code == 401, response.text
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer")
+    assert f'resource_metadata="{server.base}/.well-known/oauth-protected-resource/mcp"' in challenge
+    assert ('error="invalid_token"' in challenge) == token_sent
+    assert response.json()["error"]["code"] == -31401
+
+
+@pytest.mark.parametrize("alg", ["HS256", "RS256", "ES256", "EdDSA"])
+def test_every_supported_algorithm_is_accepted(server, tenants, alg):
+    response = server.post(discover(), token=server.token(tenants[0], alg=alg))
+    assert response.status_code == 200, response.text
+    assert response.json()["result"]["supportedVersions"] == ["2026-07-28"]
+
+
+def test_no_token(server, tenants):
+    assert_unauthorized(server.post(discover()), server, token_sent=False)
+
+
+def test_bad_tokens_are_all_401(server, tenants, keys):
+    tenant = tenants[0]
+    claims = server.claims(tenant)
+    good = server.token(tenant)
+    header, payload = unsigned(claims)
+    forged_signature = good.rsplit(".", 1)[0] + "." + base64.urlsafe_b64encode(b"x" * 32).rstrip(b"=").decode()
+    cases = {
+        "bad signature": forged_signature,
+        "signed with another secret": jwt.encode(claims, "another-secret-of-at-least-32-bytes!", algorithm="HS256"),
+        "expired": server.token(tenant, exp=int(time.time()) - 120, nbf=int(time.time()) - 600),
+        "not yet valid": server.token(tenant, nbf=int(time.time()) + 600),
+        "wrong audience": server.token(tenant, aud="https://elsewhere.example/mcp"),
+        "wrong issuer": server.token(tenant, iss="https://evil.example"),
+        "alg none": (header + b"." + payload + b".").decode(),
+        "HS256 signed with the RSA public key": hs256_with_key(claims, keys.rsa_public_pem()),
+        "unknown tenant": server.token("no-such-tenant"),
+        "no sub": server.token(tenant, sub=None),
+        "no tenant claim": server.token(tenant, tenant_id=None),
+        "no exp": server.token(tenant, exp=None),
+        "unknown kid": jwt.encode(claims, keys.rsa, algorithm="RS256", headers={"kid": "nope"}),
+        "RS256 key used as ES256": jwt.encode(claims, keys.ec, algorithm="ES256", headers={"kid": "rsa-1"}),
+        "garbage": "not.a.token",
+    }
+    for reason, token in cases.items():
+        response = server.post(discover(), token=token)
+        assert response.status_code == 401, f"{reason}: {response.status_code} {response.text}"
+        assert_unauthorized(response, server)
+
+
+def test_a_token_in_the_query_string_is_refused(server, tenants):
+    token = server.token(tenants[0])
+    response = httpx.post(f"{server.url}?access_token={token}", json=discover(), timeout=10, headers={
+        "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover", "Authorization": f"Bearer {token}"})
+    assert_unauthorized(response, server)
+
+
+def test_a_suspended_tenant_gets_403(server, tenants):
+    tenant = tenants[1]
+    token = server.token(tenant)
+    assert server.post(discover(), token=token).status_code == 200
+    assert run("admin", "tenant", "suspend", tenant).returncode == 0
+    time.sleep(0.6)  # the per-process tenant cache lives 500 ms
+    response = server.post(discover(), token=token)
+    assert response.status_code == 403, response.text
+    assert run("admin", "tenant", "resume", tenant).returncode == 0
+    time.sleep(0.6)
+    assert server.post(discover(), token=token).status_code == 200
+
+
+def test_a_missing_scope_gets_403_with_the_challenge(server, tenants):
+    tenant = tenants[0]
+    token = server.token(tenant, scope="resources:read")
+    call = tool_call("write_resource", {"uri": f"tenant://{tenant}/notes/x", "content": {"a": 1}})
+    response = server.post(call, token=token)
+    assert response.status_code == 403, response.text
+    challenge = response.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and 'scope="resources:write"' in challenge
+    assert "resource_metadata=" in challenge
+    assert response.json()["error"]["data"] == {"requiredScopes": ["resources:write"]}
+
+
+def test_effective_scopes_are_the_token_scopes_within_the_tenant_grants(server, tenants):
+    tenant = tenants[0]
+    assert run("admin", "scope", "revoke", tenant, "resources:write").returncode == 0
+    time.sleep(0.6)
+    call = tool_call("write_resource", {"uri": f"tenant://{tenant}/notes/x", "content": {"a": 1}})
+    assert server.post(call, token=server.token(tenant)).status_code == 403
+    listed = server.post(request("tools/list"), token=server.token(tenant)).json()["result"]["tools"]
+    assert "write_resource" not in [tool["name"] for tool in listed]
+
+
+def test_protected_resource_metadata_at_both_paths(server):
+    for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
+        response = httpx.get(server.base + path, timeout=10)
+        assert response.status_code == 200
+        assert response.json() == {
+            "resource": server.url,
+            "authorization_servers": ["https://issuer.example"],
+            "scopes_supported": ["resources:read", "resources:search", "resources:write", "resources:query",
+                                 "pii:read"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Rampart",
+        }
