@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 .byName(name: "RampartServer"),
                 .byName(name: "RampartStore"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

@@ -47,6 +47,9 @@ public enum ToolCall: Sendable {
                 throw ArgumentReader.invalid("content", "required")
             }
             let document = JSONValue.object(content)
+            guard !document.containsNUL else {
+                throw ArgumentReader.invalid("content", "a string or key contains U+0000, which documents cannot hold")
+            }
             guard document.jsonText.utf8.count <= maxDocumentBytes else {
                 throw ArgumentReader.invalid("content", "larger than 1 MiB")
             }
@@ -91,5 +94,17 @@ public enum ConversationHandle {
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
                     || b == 0x2D
             }
+    }
+}
+
+extension JSONValue {
+    /// Whether any string or key holds U+0000 (PostgreSQL's jsonb cannot store it).
+    var containsNUL: Bool {
+        switch self {
+        case .string(let text): text.utf8.contains(0)
+        case .array(let elements): elements.contains { $0.containsNUL }
+        case .object(let members): members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        default: false
+        }
     }
 }
