@@ -81,14 +81,9 @@ struct MCPEndpoint: Sendable {
         }
 
         let principal: Principal
-        do {
-            principal = try await authenticator.authenticate(
-                authorization: request.headers[values: .authorization],
-                queryNames: request.uri.queryParameters.map { String($0.key) }
-            )
-        } catch {
-            logger.info("authentication refused", metadata: ["rampart.reason": .string(error.reason)])
-            return respond(authReply(error, id: message.requestID), request)
+        switch await authenticate(request, id: message.requestID, logger: logger) {
+        case .success(let authenticated): principal = authenticated
+        case .failure(let refusal): return refusal
         }
         logger[metadataKey: "rampart.tenant"] = .string(principal.tenant.rawValue)
 
@@ -157,16 +152,32 @@ struct MCPEndpoint: Sendable {
             return Response(status: .methodNotAllowed, headers: [.allow: "POST"])
         }
         let principal: Principal
-        do {
-            principal = try await authenticator.authenticate(
-                authorization: request.headers[values: .authorization],
-                queryNames: request.uri.queryParameters.map { String($0.key) }
-            )
-        } catch {
-            return respond(authReply(error, id: nil), request)
+        switch await authenticate(request, id: nil, logger: context.logger) {
+        case .success(let authenticated): principal = authenticated
+        case .failure(let refusal): return refusal
         }
         let ended = await SessionManager(client: client, principal: principal, logger: context.logger).end(sessionID)
         return respond(ended ?? MCPReply(status: 200), request)
+    }
+
+    private enum Authenticated {
+        case success(Principal)
+        case failure(Response)
+    }
+
+    /// The request's principal, or the 401 / 403 / 503 that answers it instead.
+    private func authenticate(_ request: Request, id: JSONRPCID?, logger: Logger) async -> Authenticated {
+        do {
+            return .success(
+                try await authenticator.authenticate(
+                    authorization: request.headers[values: .authorization],
+                    queryNames: request.uri.queryParameters.map { String($0.key) }
+                )
+            )
+        } catch {
+            logger.info("authentication refused", metadata: ["rampart.reason": .string(error.reason)])
+            return .failure(respond(authReply(error, id: id), request))
+        }
     }
 
     // MARK: - Replies
