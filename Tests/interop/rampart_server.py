@@ -78,6 +78,7 @@ class RampartServer:
             RAMPART_JWKS_FILE=keys.path,
         )
         env.update(extra_env or {})
+        env = {key: value for key, value in env.items() if value is not None}
         self.log = open(os.path.join(os.path.dirname(keys.path), f"serve-{self.port}.log"), "w")
         self.process = subprocess.Popen([BIN, "serve"], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60

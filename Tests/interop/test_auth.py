@@ -133,3 +133,51 @@ def test_protected_resource_metadata_at_both_paths(server):
             "bearer_methods_supported": ["header"],
             "resource_name": "Rampart",
         }
+
+
+def test_a_jwks_url_is_refetched_for_an_unknown_kid_at_most_every_30_seconds(keys, tenants, tmp_path):
+    import http.server
+    import threading
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from rampart_server import RampartServer, b64url
+
+    published = json.load(open(keys.path))
+    fetches = []
+
+    class KeyServer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetches.append(self.path)
+            body = json.dumps(published).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeyServer)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"
+    server = RampartServer(keys, extra_env={"RAMPART_JWKS_FILE": None, "RAMPART_JWKS_URL": url})
+    try:
+        assert len(fetches) == 1
+        assert server.post(request("server/discover"), token=server.token(tenants[0], alg="ES256")).status_code == 200
+
+        rotated = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        numbers = rotated.public_key().public_numbers()
+        published["keys"].append({"kty": "RSA", "kid": "rsa-2", "alg": "RS256",
+                                  "n": b64url(numbers.n.to_bytes(256, "big")), "e": b64url(numbers.e.to_bytes(3, "big"))})
+        new_token = jwt.encode(server.claims(tenants[0]), rotated, algorithm="RS256", headers={"kid": "rsa-2"})
+        for _ in range(10):
+            assert server.post(request("server/discover"), token=new_token).status_code == 401
+        assert len(fetches) == 1, "unknown kids must not trigger a fetch within 30 s of the last one"
+
+        time.sleep(31)
+        assert server.post(request("server/discover"), token=new_token).status_code == 200
+        assert len(fetches) == 2
+    finally:
+        server.stop()
+        httpd.shutdown()
