@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresNIO
 import RampartCore
 import RampartStore
 
@@ -19,6 +20,13 @@ struct AdminConnectionOptions: ParsableArguments {
             throw .configuration(key: "RAMPART_ADMIN_DATABASE_URL", "required (or pass --database-url)")
         }
         return try DatabaseURL(parsing: raw, key: "RAMPART_ADMIN_DATABASE_URL")
+    }
+
+    func withConnection<R: Sendable>(_ body: (PostgresConnection, Logger) async throws -> R) async throws -> R {
+        let logger = Console.makeLogger(label: "rampart.admin", defaultLevel: .warning)
+        return try await resolvedURL().withConnection(logger: logger) { connection in
+            try await body(connection, logger)
+        }
     }
 
     func withStore<R: Sendable>(_ body: (ProvisioningStore) async throws -> R) async throws -> R {

@@ -6,7 +6,7 @@ struct RampartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rampart",
         abstract: "A secure, multi-tenant MCP server backed by PostgreSQL.",
-        subcommands: [ServeCommand.self, DBCommand.self, AdminCommand.self, TokenCommand.self]
+        subcommands: [ServeCommand.self, DBCommand.self, AdminCommand.self, TokenCommand.self, AuditCommand.self]
     )
 }
 

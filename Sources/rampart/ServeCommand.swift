@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import Metrics
+import Prometheus
 import RampartCore
 import RampartServer
 
@@ -62,7 +64,9 @@ struct ServeCommand: AsyncParsableCommand {
         if dev {
             try await printDevWelcome(configuration)
         }
-        let app = try await ServerApplication.build(configuration: configuration, logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let app = try await ServerApplication.build(configuration: configuration, registry: registry, logger: logger)
         do {
             try await app.runService()
         } catch {

@@ -9,6 +9,13 @@ struct PrivilegeTests {
         "UPDATE rampart.audit_events SET reason = 'forged'",
         "DELETE FROM rampart.audit_events",
         "TRUNCATE rampart.audit_events",
+        "UPDATE rampart.audit_chain SET hash = prev_hash",
+        "DELETE FROM rampart.audit_chain",
+        "TRUNCATE rampart.audit_chain",
+        "INSERT INTO rampart.audit_chain (seq, event_tenant, event_id, prev_hash, hash) VALUES (1e9, 'x', 1, '', '')",
+        "DELETE FROM rampart.audit_pending",
+        "TRUNCATE rampart.audit_pending",
+        "SELECT * FROM rampart.audit_chain",
     ]
 
     @Test func theAppRoleMayOnlyAppendAudit() async throws {

@@ -69,10 +69,11 @@ class RampartServer:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.base}/mcp"
+        self.metrics_listen = f"127.0.0.1:{free_port()}"
         env = env_without_rampart(
             RAMPART_DATABASE_URL=os.environ["TEST_DATABASE_URL"],
             RAMPART_LISTEN=f"127.0.0.1:{self.port}",
-            RAMPART_METRICS_LISTEN=f"127.0.0.1:{free_port()}",
+            RAMPART_METRICS_LISTEN=self.metrics_listen,
             RAMPART_JWT_ISSUERS=ISSUER,
             RAMPART_JWT_HS256_SECRET=SECRET,
             RAMPART_JWKS_FILE=keys.path,

@@ -79,7 +79,7 @@ struct Authenticator: Sendable {
             access = cached
         } else {
             do {
-                access = try await client.withConnection { connection in
+                access = try await client.withMeteredConnection { connection in
                     try await TenantAccess.load(principal.tenant, on: connection, logger: logger)
                 }
             } catch {
@@ -93,7 +93,12 @@ struct Authenticator: Sendable {
         }
         guard let access else { throw .invalid("unknown tenant") }
         guard access.active else {
-            throw AuthFailure(kind: .tenantSuspended, reason: "tenant suspended", tokenPresented: true)
+            throw AuthFailure(
+                kind: .tenantSuspended,
+                reason: "tenant suspended",
+                tokenPresented: true,
+                tenant: principal.tenant
+            )
         }
         return principal.granted(access.grantedScopes)
     }

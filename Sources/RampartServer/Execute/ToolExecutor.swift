@@ -16,47 +16,97 @@ enum ToolOutcome: Sendable, Equatable {
 }
 
 /// Runs tool calls over the tenant's documents, each in one transaction with the tenant set
-/// transaction-locally so the database enforces isolation too.
+/// transaction-locally so the database enforces isolation too. The call's audit event is written
+/// in that same transaction: no effect without its record, and no record of an effect that
+/// rolled back.
 struct ToolExecutor: Sendable {
     let client: PostgresClient
     let principal: Principal
     let logger: Logger
     /// The handshake-era session the call runs in, if any (already checked by the dispatcher).
     let session: ConversationRecord?
+    let audit: AuditActor
+    let context: RequestAudit
+
+    init(
+        client: PostgresClient,
+        principal: Principal,
+        logger: Logger,
+        session: ConversationRecord?,
+        audit: AuditActor,
+        context: RequestAudit
+    ) {
+        self.client = client
+        self.principal = principal
+        self.logger = logger
+        self.session = session
+        self.audit = audit
+        self.context = context
+    }
 
     func run(_ call: ToolCall, conversation handle: String?) async throws -> ToolOutcome {
-        try await client.withConnection { connection in
+        var context = context
+        if let handle { context.conversation = handle }
+        let (outcome, event) = try await client.withMeteredConnection { connection in
             try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
                 let conversations = ConversationStore(connection: connection, principal: principal, logger: logger)
                 var conversation = session
-                if let handle {
-                    guard let found = try await conversations.touch(.handle, id: handle) else {
-                        return .conversationNotFound
-                    }
+                var result: (ToolOutcome, AuditEvent)
+                if let handle, let found = try await conversations.touch(.handle, id: handle) {
                     conversation = found
+                } else if handle != nil {
+                    result = (.conversationNotFound, context.deny(.context, "conversation not found"))
+                    try await AuditStore.insert([result.1], on: connection, logger: logger)
+                    return result
                 }
                 let scope = conversation.map { $0.scope.compactMap { try? ScopePattern(parsing: $0) } }
                 let documents = DocumentStore(connection: connection, tenant: principal.tenant, logger: logger)
-                return try await execute(call, documents: documents, conversations: conversations, scope: scope)
+                result = try await execute(
+                    call,
+                    documents: documents,
+                    conversations: conversations,
+                    scope: scope,
+                    context: context
+                )
+                try await AuditStore.insert([result.1], on: connection, logger: logger)
+                return result
             }
         }
+        await audit.committed([event])
+        return outcome
     }
 
     private func execute(
         _ call: ToolCall,
         documents: DocumentStore,
         conversations: ConversationStore,
-        scope: [ScopePattern]?
-    ) async throws -> ToolOutcome {
-        func visible(_ uri: ResourceURI) -> Bool {
-            uri.tenant == principal.tenant && (scope?.contains { $0.matches(uri) } ?? true)
+        scope: [ScopePattern]?,
+        context: RequestAudit
+    ) async throws -> (ToolOutcome, AuditEvent) {
+        /// Why a URI is not served; the client only ever learns "resource not found".
+        func refusal(_ uri: ResourceURI) -> String? {
+            if uri.tenant != principal.tenant { return "cross-tenant uri" }
+            if let scope, !scope.contains(where: { $0.matches(uri) }) { return "outside conversation scope" }
+            return nil
         }
         switch call {
         case .read(let uri):
-            guard visible(uri), let document = try await documents.read(uri.collection, uri.id) else {
-                return .notFound
+            if let reason = refusal(uri) {
+                return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)"))
             }
-            return .success(try Self.documentJSON(document))
+            guard let document = try await documents.read(uri.collection, uri.id) else {
+                return (.notFound, context.event(.deny, .access, "not found", resource: "\(uri)"))
+            }
+            return (
+                .success(try Self.documentJSON(document)),
+                context.event(
+                    .allow,
+                    .execute,
+                    "read",
+                    resource: "\(uri)",
+                    details: ["version": .int(document.version)]
+                )
+            )
 
         case .list(let collection, let cursorText, let limit):
             let cursor = try cursorText.map { text throws(RampartError) in
@@ -81,11 +131,20 @@ struct ToolExecutor: Sendable {
                     .encoded
                 )
             }
-            return .success(.object(result))
+            return (
+                .success(.object(result)),
+                context.event(
+                    .allow,
+                    .execute,
+                    "listed",
+                    resource: collection?.rawValue,
+                    details: ["count": .int(Int64(page.documents.count))]
+                )
+            )
 
         case .search(let text, let collection, let limit):
             let hits = try await documents.search(text, collection: collection, limit: limit)
-            return .success([
+            let outcome = ToolOutcome.success([
                 "hits": .array(
                     hits.map {
                         [
@@ -95,9 +154,21 @@ struct ToolExecutor: Sendable {
                     }
                 )
             ])
+            return (
+                outcome,
+                context.event(
+                    .allow,
+                    .execute,
+                    "searched",
+                    resource: collection?.rawValue,
+                    details: ["hits": .int(Int64(hits.count)), "query_length": .int(Int64(text.count))]
+                )
+            )
 
         case .write(let uri, let content, let ifVersion):
-            guard visible(uri) else { return .notFound }
+            if let reason = refusal(uri) {
+                return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)"))
+            }
             do {
                 let write = try await documents.write(
                     uri.collection,
@@ -105,20 +176,47 @@ struct ToolExecutor: Sendable {
                     bodyJSON: content.jsonText,
                     ifVersion: ifVersion
                 )
-                return .success(["uri": .string(write.uri), "version": .int(write.version)])
+                return (
+                    .success(["uri": .string(write.uri), "version": .int(write.version)]),
+                    context.event(
+                        .allow,
+                        .execute,
+                        write.created ? "created" : "updated",
+                        resource: write.uri,
+                        details: ["version": .int(write.version)]
+                    )
+                )
             } catch let error as RampartError where error.code == .conflict {
-                return .failure(error.message)
+                return (.failure(error.message), context.event(.deny, .execute, "version conflict", resource: "\(uri)"))
             }
 
         case .query(let query):
-            return .success(["rows": .array(try await documents.query(query))])
+            let rows = try await documents.query(query)
+            return (
+                .success(["rows": .array(rows)]),
+                context.event(
+                    .allow,
+                    .execute,
+                    "queried",
+                    resource: query.collection.rawValue,
+                    details: ["rows": .int(Int64(rows.count))]
+                )
+            )
 
         case .openConversation(let requested, let purpose):
-            let current = scope ?? startingScope()
+            let current = scope ?? principal.startingScope
             let patterns = requested ?? current
             for pattern in patterns where !current.contains(where: { pattern.isWithin($0) }) {
-                return .failure(
-                    "invalid argument \"scope\": \(pattern) is outside the current scope; a conversation can only narrow it"
+                return (
+                    .failure(
+                        "invalid argument \"scope\": \(pattern) is outside the current scope; a conversation can only narrow it"
+                    ),
+                    context.event(
+                        .deny,
+                        .context,
+                        "scope widening refused",
+                        details: ["pattern": .string("\(pattern)")]
+                    )
                 )
             }
             let record = try await conversations.create(
@@ -127,20 +225,22 @@ struct ToolExecutor: Sendable {
                 scope: patterns.map(\.description),
                 purpose: purpose
             )
-            return .success([
-                "conversation": .string(record.id),
-                "scope": .array(record.scope.map(JSONValue.string)),
-                "expiresAt": .string(Timestamp.iso8601(record.expiresAt)),
-            ])
+            var opened = context
+            opened.conversation = record.id
+            return (
+                .success([
+                    "conversation": .string(record.id),
+                    "scope": .array(record.scope.map(JSONValue.string)),
+                    "expiresAt": .string(Timestamp.iso8601(record.expiresAt)),
+                ]),
+                opened.event(
+                    .allow,
+                    .context,
+                    "conversation opened",
+                    details: ["scope": .array(record.scope.map(JSONValue.string))]
+                )
+            )
         }
-    }
-
-    /// A new conversation's scope: the token's `rampart_scope` patterns of its own tenant, else the
-    /// whole tenant.
-    func startingScope() -> [ScopePattern] {
-        let claimed = (principal.conversationScope ?? []).compactMap { try? ScopePattern(parsing: $0) }
-            .filter { $0.tenant == principal.tenant }
-        return principal.conversationScope == nil ? [ScopePattern(tenant: principal.tenant)] : claimed
     }
 
     static func documentJSON(_ document: StoredDocument) throws -> JSONValue {
@@ -163,5 +263,16 @@ struct ToolExecutor: Sendable {
 enum Timestamp {
     static func iso8601(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+}
+
+extension Principal {
+    /// A new conversation's scope: the token's `rampart_scope` patterns of its own tenant, else the
+    /// whole tenant.
+    var startingScope: [ScopePattern] {
+        let claimed = (conversationScope ?? []).compactMap { try? ScopePattern(parsing: $0) }.filter {
+            $0.tenant == tenant
+        }
+        return conversationScope == nil ? [ScopePattern(tenant: tenant)] : claimed
     }
 }

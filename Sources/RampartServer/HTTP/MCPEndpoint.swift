@@ -15,54 +15,123 @@ struct MCPEndpoint: Sendable {
     let configuration: ServerConfiguration
     let authenticator: Authenticator
     let client: PostgresClient
+    let audit: AuditActor
     let metadataURL: String
 
     func register(on router: Router<BasicRequestContext>) {
-        router.post("/mcp") { request, context in await post(request, context: context) }
-        router.get("/mcp") { request, context in await withoutBody(request, context: context, isDelete: false) }
-        router.delete("/mcp") { request, context in await withoutBody(request, context: context, isDelete: true) }
+        router.post("/mcp") { request, context in
+            await measured { audit in await post(request, context: context, audit: &audit) }
+        }
+        router.get("/mcp") { request, context in
+            await measured { audit in await withoutBody(request, context: context, isDelete: false, audit: &audit) }
+        }
+        router.delete("/mcp") { request, context in
+            await measured { audit in await withoutBody(request, context: context, isDelete: true, audit: &audit) }
+        }
     }
 
-    private func post(_ request: Request, context: BasicRequestContext) async -> Response {
-        var request = request
-        let requestID = RandomHandle.make()
-        var logger = context.logger
-        logger[metadataKey: "rampart.request_id"] = .string(requestID)
+    /// Runs one request with a fresh audit context and counts it in the request metrics.
+    private func measured(_ handle: (inout RequestAudit) async -> Response) async -> Response {
+        let start = ContinuousClock.now
+        var audit = RequestAudit(requestID: RandomHandle.make())
+        let response = await handle(&audit)
+        RampartMetrics.request(method: audit.method, status: response.status.code, duration: .now - start)
+        return response
+    }
 
-        if let refusal = originRefusal(request) { return refusal }
+    private func post(_ request: Request, context: BasicRequestContext, audit: inout RequestAudit) async -> Response {
+        var request = request
+        var logger = context.logger
+        logger[metadataKey: "rampart.request_id"] = .string(audit.requestID)
+
+        if let refusal = originRefusal(request) {
+            return await refuse(refusal, audit.deny(.sanitize, "origin not allowed"))
+        }
         let era = ProtocolEra(header: request.headers[values: .mcpProtocolVersion].first)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
-            return tooLarge()
+            return await refuse(tooLarge(), audit.deny(.sanitize, "body too large"))
         }
         let bytes: [UInt8]
         do {
             bytes = Array(buffer: try await request.collectBody(upTo: Self.maxBodyBytes))
         } catch is NIOTooManyBytesError {
-            return tooLarge()
+            return await refuse(tooLarge(), audit.deny(.sanitize, "body too large"))
         } catch {
-            return respond(.error(JSONRPCError(.invalidRequest, "could not read the request body"), era: era), request)
+            let reply = MCPReply.error(JSONRPCError(.invalidRequest, "could not read the request body"), era: era)
+            return await refuse(respond(reply, request), audit.deny(.sanitize, "unreadable body"))
         }
 
         let message: JSONRPCMessage
         do {
             message = try JSONRPCMessage(try JSONParser.parse(bytes))
-        } catch let error as RampartError {
-            return respond(.error(JSONRPCError(.parseError, "Parse error: \(error.message)"), era: era), request)
-        } catch let error as JSONRPCError {
-            return respond(.error(error, era: era), request)
         } catch {
-            return respond(.error(JSONRPCError(.parseError, "Parse error"), era: era), request)
+            let rpcError =
+                switch error {
+                case let error as JSONRPCError: error
+                case let error as RampartError: JSONRPCError(.parseError, "Parse error: \(error.message)")
+                default: JSONRPCError(.parseError, "Parse error")
+                }
+            return await refuse(respond(.error(rpcError, era: era), request), audit.deny(.sanitize, rpcError.message))
+        }
+        if case .request(let call) = message {
+            audit.method = call.method
+        } else if case .notification(let method, _) = message {
+            audit.method = method
         }
 
         // The stateless era's envelope and header checks come before authentication, as in the
         // reference SDK, so a misconfigured client learns what it got wrong.
+        if let refusal = envelopeRefusal(message, era: era, request: request) {
+            return await refuse(respond(.error(refusal, era: era), request), audit.deny(.sanitize, refusal.message))
+        }
+
+        let principal: Principal
+        switch await authenticate(request, id: message.requestID, audit: audit, logger: logger) {
+        case .success(let authenticated): principal = authenticated
+        case .failure(let refusal): return refusal
+        }
+        audit.authenticated(as: principal)
+        logger[metadataKey: "rampart.tenant"] = .string(principal.tenant.rawValue)
+
+        switch era {
+        case .handshake(let version):
+            let reply = await handshake(
+                message,
+                version: version,
+                principal: principal,
+                request: request,
+                audit: audit,
+                logger: logger
+            )
+            return respond(reply, request, requestID: audit.requestID)
+        default:
+            guard case .request(let call) = message else {
+                await self.audit.record(audit.allow(.execute, "notification accepted"))
+                return respond(.accepted(), request, requestID: audit.requestID)
+            }
+            let dispatcher = MCPDispatcher(
+                client: client,
+                principal: principal,
+                era: era,
+                session: nil,
+                audit: self.audit,
+                context: audit,
+                logger: logger
+            )
+            return respond(await dispatcher.handle(call), request, requestID: audit.requestID)
+        }
+    }
+
+    /// The stateless envelope checks, an unsupported version, or a repeated version header.
+    private func envelopeRefusal(_ message: JSONRPCMessage, era: ProtocolEra, request: Request) -> JSONRPCError? {
         switch (era, message) {
         case (.stateless, .request(let call)), (.unsupported, .request(let call)):
             do { try StatelessEnvelope.validate(call, headers: routingHeaders(request)) } catch {
-                return respond(.error(error, era: era), request)
+                return error
             }
+            return nil
         case (.unsupported(let requested), _):
-            let error = JSONRPCError(
+            return JSONRPCError(
                 .unsupportedProtocolVersion,
                 "Unsupported protocol version",
                 data: [
@@ -70,40 +139,10 @@ struct MCPEndpoint: Sendable {
                     "requested": .string(requested),
                 ]
             )
-            return respond(.error(error, era: era), request)
         case (.handshake, _) where request.headers[values: .mcpProtocolVersion].count > 1:
-            return respond(
-                .error(JSONRPCError(.invalidRequest, "MCP-Protocol-Version appears more than once"), era: era),
-                request
-            )
+            return JSONRPCError(.invalidRequest, "MCP-Protocol-Version appears more than once")
         default:
-            break
-        }
-
-        let principal: Principal
-        switch await authenticate(request, id: message.requestID, logger: logger) {
-        case .success(let authenticated): principal = authenticated
-        case .failure(let refusal): return refusal
-        }
-        logger[metadataKey: "rampart.tenant"] = .string(principal.tenant.rawValue)
-
-        switch era {
-        case .handshake(let version):
-            return respond(
-                await handshake(message, version: version, principal: principal, request: request, logger: logger),
-                request
-            )
-        default:
-            guard case .request(let call) = message else { return respond(.accepted(), request) }
-            let dispatcher = MCPDispatcher(
-                client: client,
-                principal: principal,
-                era: era,
-                session: nil,
-                requestID: requestID,
-                logger: logger
-            )
-            return respond(await dispatcher.handle(call), request)
+            return nil
         }
     }
 
@@ -112,13 +151,24 @@ struct MCPEndpoint: Sendable {
         version: String,
         principal: Principal,
         request: Request,
+        audit context: RequestAudit,
         logger: Logger
     ) async -> MCPReply {
-        let sessions = SessionManager(client: client, principal: principal, logger: logger)
+        var context = context
+        let sessionID = request.headers[values: .mcpSessionID].first
+        context.conversation = sessionID
+        let sessions = SessionManager(
+            client: client,
+            principal: principal,
+            audit: audit,
+            context: context,
+            logger: logger
+        )
         if case .request(let call) = message, call.method == "initialize" {
             return await sessions.initialize(call)
         }
-        guard let sessionID = request.headers[values: .mcpSessionID].first else {
+        guard let sessionID else {
+            await audit.record(context.deny(.context, "missing session id"))
             return .error(
                 JSONRPCError(.invalidRequest, "Bad Request: Missing session ID"),
                 era: .handshake(version: version)
@@ -130,6 +180,7 @@ struct MCPEndpoint: Sendable {
         case .failure(let reply): return reply
         }
         guard case .request(let call) = message else {
+            await audit.record(context.allow(.execute, "notification accepted"))
             return MCPReply(status: 202, headers: [MCPReply.sessionHeader: sessionID])
         }
         var reply = await MCPDispatcher(
@@ -137,27 +188,56 @@ struct MCPEndpoint: Sendable {
             principal: principal,
             era: .handshake(version: version),
             session: session,
-            requestID: logger[metadataKey: "rampart.request_id"].map { "\($0)" } ?? "",
+            audit: audit,
+            context: context,
             logger: logger
         ).handle(call)
         reply.headers[MCPReply.sessionHeader] = sessionID
         return reply
     }
 
+    /// Records a refusal of the guard and returns its response.
+    private func refuse(_ response: Response, _ event: AuditEvent) async -> Response {
+        await audit.record(event)
+        var response = response
+        response.headers[.requestID] = event.requestID
+        return response
+    }
+
     /// GET (no standalone stream in either era) and DELETE (ends a handshake-era session).
-    private func withoutBody(_ request: Request, context: BasicRequestContext, isDelete: Bool) async -> Response {
-        if let refusal = originRefusal(request) { return refusal }
+    private func withoutBody(
+        _ request: Request,
+        context: BasicRequestContext,
+        isDelete: Bool,
+        audit: inout RequestAudit
+    ) async -> Response {
+        audit.method = isDelete ? "DELETE" : "GET"
+        if let refusal = originRefusal(request) {
+            return await refuse(refusal, audit.deny(.sanitize, "origin not allowed"))
+        }
         let era = ProtocolEra(header: request.headers[values: .mcpProtocolVersion].first)
         guard isDelete, case .handshake = era, let sessionID = request.headers[values: .mcpSessionID].first else {
-            return Response(status: .methodNotAllowed, headers: [.allow: "POST"])
+            return await refuse(
+                Response(status: .methodNotAllowed, headers: [.allow: "POST"]),
+                audit.deny(.sanitize, "method not allowed")
+            )
         }
+        audit.conversation = sessionID
         let principal: Principal
-        switch await authenticate(request, id: nil, logger: context.logger) {
+        switch await authenticate(request, id: nil, audit: audit, logger: context.logger) {
         case .success(let authenticated): principal = authenticated
         case .failure(let refusal): return refusal
         }
-        let ended = await SessionManager(client: client, principal: principal, logger: context.logger).end(sessionID)
-        return respond(ended ?? MCPReply(status: 200), request)
+        audit.authenticated(as: principal)
+        let sessions = SessionManager(
+            client: client,
+            principal: principal,
+            audit: self.audit,
+            context: audit,
+            logger: context.logger
+        )
+        let ended = await sessions.end(sessionID)
+        return respond(ended ?? MCPReply(status: 200), request, requestID: audit.requestID)
     }
 
     private enum Authenticated {
@@ -166,7 +246,12 @@ struct MCPEndpoint: Sendable {
     }
 
     /// The request's principal, or the 401 / 403 / 503 that answers it instead.
-    private func authenticate(_ request: Request, id: JSONRPCID?, logger: Logger) async -> Authenticated {
+    private func authenticate(
+        _ request: Request,
+        id: JSONRPCID?,
+        audit context: RequestAudit,
+        logger: Logger
+    ) async -> Authenticated {
         do {
             return .success(
                 try await authenticator.authenticate(
@@ -176,7 +261,10 @@ struct MCPEndpoint: Sendable {
             )
         } catch {
             logger.info("authentication refused", metadata: ["rampart.reason": .string(error.reason)])
-            return .failure(respond(authReply(error, id: id), request))
+            var context = context
+            if let tenant = error.tenant { context.tenant = tenant.rawValue }
+            await audit.record(context.deny(.auth, error.reason))
+            return .failure(respond(authReply(error, id: id), request, requestID: context.requestID))
         }
     }
 
@@ -227,8 +315,9 @@ struct MCPEndpoint: Sendable {
     }
 
     /// Writes a reply as JSON, or as a one-event SSE stream for a client that only accepts SSE.
-    private func respond(_ reply: MCPReply, _ request: Request) -> Response {
+    private func respond(_ reply: MCPReply, _ request: Request, requestID: String? = nil) -> Response {
         var headers = HTTPFields()
+        if let requestID { headers[.requestID] = requestID }
         for (name, value) in reply.headers.sorted(by: { $0.key < $1.key }) {
             guard let fieldName = HTTPField.Name(name) else { continue }
             if fieldName == .wwwAuthenticate {
@@ -275,4 +364,6 @@ extension HTTPField.Name {
     static let mcpSessionID = HTTPField.Name("Mcp-Session-Id")!
     static let mcpMethod = HTTPField.Name("Mcp-Method")!
     static let mcpName = HTTPField.Name("Mcp-Name")!
+    /// Names the request in the server log and the audit trail (never secret: it is random).
+    static let requestID = HTTPField.Name("X-Request-Id")!
 }

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import PostgresNIO
+import Prometheus
 import RampartCore
 import RampartStore
 import ServiceLifecycle
@@ -11,9 +12,13 @@ public enum ServerApplication {
     /// How long start-up waits for the database before giving up with a clear error.
     static let startupDatabaseTimeout: Duration = .seconds(15)
 
-    public static func build(configuration: ServerConfiguration, logger: Logger) async throws
-        -> some ApplicationProtocol
-    {
+    /// `registry` is the Prometheus registry `MetricsSystem` was bootstrapped with; `/metrics` on
+    /// the metrics listener serves it.
+    public static func build(
+        configuration: ServerConfiguration,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger
+    ) async throws -> some ApplicationProtocol {
         let migrations = try MigrationCatalog.bundled()
         let client = PostgresClient(
             configuration: configuration.databaseURL.clientConfiguration(maxConnections: 16),
@@ -39,12 +44,15 @@ public enum ServerApplication {
             client: client,
             logger: logger
         )
+        let stream = try configuration.auditLog.map { try AuditStream(path: $0) }
+        let audit = AuditActor(client: client, stream: stream, logger: logger)
         let metadata = ProtectedResourceMetadata(configuration: configuration)
         metadata.register(on: router)
         MCPEndpoint(
             configuration: configuration,
             authenticator: authenticator,
             client: client,
+            audit: audit,
             metadataURL: metadata.url
         )
         .register(on: router)
@@ -52,7 +60,12 @@ public enum ServerApplication {
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
-            services: [client],
+            // Graceful shutdown runs in reverse: the HTTP server stops taking requests first, then
+            // the audit service flushes and seals what is left, then the pool closes.
+            services: [
+                client, AuditService(audit: audit, client: client, logger: logger),
+                metricsApplication(configuration: configuration, registry: registry, logger: logger),
+            ],
             logger: logger
         )
         app.beforeServerStarts {
@@ -63,6 +76,33 @@ public enum ServerApplication {
             )
         }
         return app
+    }
+
+    /// `GET /metrics` in the Prometheus text format, on its own listener so it can stay off the
+    /// public network.
+    static func metricsApplication(
+        configuration: ServerConfiguration,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+            )
+        }
+        var metricsLogger = logger
+        metricsLogger[metadataKey: "rampart.listener"] = "metrics"
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.metricsListen.host, port: configuration.metricsListen.port),
+                serverName: "rampart-metrics"
+            ),
+            logger: metricsLogger
+        )
     }
 
     /// Refuses start-up unless row-level security binds the server's database role.

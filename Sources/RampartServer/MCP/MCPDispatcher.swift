@@ -15,27 +15,52 @@ struct MCPDispatcher: Sendable {
     let principal: Principal
     let era: ProtocolEra
     let session: ConversationRecord?
-    let requestID: String
+    let audit: AuditActor
+    /// The request's audit context; the dispatcher adds the tool and resource it learns.
+    var context: RequestAudit
     let logger: Logger
 
     private var shaper: ResultShaper { ResultShaper(era: era) }
 
+    private var executor: ToolExecutor {
+        ToolExecutor(
+            client: client,
+            principal: principal,
+            logger: logger,
+            session: session,
+            audit: audit,
+            context: context
+        )
+    }
+
     func handle(_ request: JSONRPCRequest) async -> MCPReply {
+        var dispatcher = self
+        dispatcher.context.method = request.method
+        return await dispatcher.dispatch(request)
+    }
+
+    private mutating func dispatch(_ request: JSONRPCRequest) async -> MCPReply {
         do {
             switch (request.method, era) {
             case ("server/discover", .stateless):
+                await audit.record(context.allow(.execute, "discovered"))
                 return .result(request.id, discover())
             case ("ping", .handshake):
+                await audit.record(context.allow(.execute, "ping"))
                 return .result(request.id, .object([:]))
             case ("tools/list", _):
-                let tools = ToolCatalog.visible(to: principal.scopes).map(\.json)
-                return .result(request.id, shaper.cacheable(["tools": .array(tools)], ttlMs: 60_000))
+                let tools = ToolCatalog.visible(to: principal.scopes)
+                await audit.record(
+                    context.allow(.execute, "listed tools", details: ["tools": .array(tools.map { .string($0.name) })])
+                )
+                return .result(request.id, shaper.cacheable(["tools": .array(tools.map(\.json))], ttlMs: 60_000))
             case ("tools/call", _):
                 return try await callTool(request)
             case ("resources/list", _):
                 return try await listResources(request)
             case ("resources/templates/list", _):
                 try requireScopes([.read], request)
+                await audit.record(context.allow(.execute, "listed templates"))
                 let template: JSONValue = [
                     "uriTemplate": .string("tenant://\(principal.tenant)/{collection}/{id}"),
                     "name": "document",
@@ -50,21 +75,34 @@ struct MCPDispatcher: Sendable {
             }
         } catch var error as JSONRPCError {
             error.id = request.id
-            return reply(for: error)
+            await audit.record(context.deny(.sanitize, error.message))
+            return .error(error, era: era)
         } catch let error as InsufficientScope {
+            await audit.record(
+                context.deny(
+                    .access,
+                    "insufficient scope",
+                    details: [
+                        "required": .array(error.required.map { .string($0.rawValue) }),
+                        "granted": .array(principal.scopes.sorted().map { .string($0.rawValue) }),
+                    ]
+                )
+            )
             return error.reply(id: request.id)
         } catch {
             let mapped = DatabaseErrors.map(error)
             logger.error("request failed", metadata: ["error": "\(mapped.debugDescription)"])
+            await audit.record(context.deny(.execute, "internal error"))
             return .error(
-                JSONRPCError(.internalError, "internal error", data: ["requestId": .string(requestID)], id: request.id),
+                JSONRPCError(
+                    .internalError,
+                    "internal error",
+                    data: ["requestId": .string(context.requestID)],
+                    id: request.id
+                ),
                 era: era
             )
         }
-    }
-
-    private func reply(for error: JSONRPCError) -> MCPReply {
-        .error(error, era: era)
     }
 
     private func discover() -> JSONValue {
@@ -83,26 +121,29 @@ struct MCPDispatcher: Sendable {
         guard scopes.allSatisfy(principal.scopes.contains) else { throw InsufficientScope(required: scopes) }
     }
 
-    private func callTool(_ request: JSONRPCRequest) async throws -> MCPReply {
+    private mutating func callTool(_ request: JSONRPCRequest) async throws -> MCPReply {
         guard let name = request.params["name"]?.stringValue else {
             throw JSONRPCError(.invalidParams, "params.name must be a tool name")
         }
         guard let tool = ToolCatalog.named(name) else {
             throw JSONRPCError(.invalidParams, "Unknown tool: \(TextSanitizer.quoted(name))")
         }
+        context.tool = tool.name
         try requireScopes(tool.requiredScopes, request)
         let arguments: [String: JSONValue]
         switch request.params["arguments"] {
         case .none, .some(.null): arguments = [:]
         case .some(.object(let members)): arguments = members
-        default: return .result(request.id, toolResult(.failure("invalid arguments: expected an object")))
+        default:
+            await audit.record(context.deny(.sanitize, "arguments are not an object"))
+            return .result(request.id, toolResult(.failure("invalid arguments: expected an object")))
         }
         let outcome: ToolOutcome
         do {
             let (call, conversation) = try ToolCall.parse(tool, arguments: arguments)
-            outcome = try await ToolExecutor(client: client, principal: principal, logger: logger, session: session)
-                .run(call, conversation: conversation)
-        } catch let error as RampartError where error.code == .invalidArgument || error.code == .conflict {
+            outcome = try await executor.run(call, conversation: conversation)
+        } catch let error as RampartError where error.code == .invalidArgument {
+            await audit.record(context.deny(.sanitize, error.message))
             outcome = .failure(error.message)
         }
         return .result(request.id, toolResult(outcome))
@@ -129,8 +170,7 @@ struct MCPDispatcher: Sendable {
         let outcome: ToolOutcome
         do {
             let (call, _) = try ToolCall.parse(ToolCatalog.listResources, arguments: arguments)
-            outcome = try await ToolExecutor(client: client, principal: principal, logger: logger, session: session)
-                .run(call, conversation: nil)
+            outcome = try await executor.run(call, conversation: nil)
         } catch let error as RampartError where error.code == .invalidArgument {
             throw JSONRPCError(.invalidParams, "invalid cursor")
         }
@@ -156,14 +196,15 @@ struct MCPDispatcher: Sendable {
                 ToolCatalog.readResource,
                 arguments: ["uri": request.params["uri"] ?? .null]
             )
-            outcome = try await ToolExecutor(client: client, principal: principal, logger: logger, session: session)
-                .run(call, conversation: nil)
+            outcome = try await executor.run(call, conversation: nil)
         } catch let error as RampartError where error.code == .invalidArgument {
             throw JSONRPCError(.invalidParams, error.message)
         }
         guard case .success(let document) = outcome, let uri = document["uri"], let content = document["content"] else {
-            // The same error, byte for byte, whether the document is missing, foreign or out of scope.
-            throw JSONRPCError(shaper.isStateless ? .invalidParams : .resourceNotFound, "resource not found")
+            // The same error, byte for byte, whether the document is missing, foreign or out of scope
+            // (the executor has audited which it was).
+            let code: JSONRPCError.Code = shaper.isStateless ? .invalidParams : .resourceNotFound
+            return .error(JSONRPCError(code, "resource not found", id: request.id), era: era)
         }
         let contents: JSONValue = [["uri": uri, "mimeType": "application/json", "text": .string(content.jsonText)]]
         return .result(request.id, shaper.cacheable(["contents": contents], ttlMs: 0))

@@ -9,21 +9,22 @@ import RampartStore
 struct SessionManager: Sendable {
     let client: PostgresClient
     let principal: Principal
+    let audit: AuditActor
+    let context: RequestAudit
     let logger: Logger
 
     func initialize(_ request: JSONRPCRequest) async -> MCPReply {
         let requested = request.params["protocolVersion"]?.stringValue ?? ""
         let version =
             ProtocolEra.handshakeVersions.contains(requested) ? requested : ProtocolEra.latestHandshakeVersion
-        let scope = ToolExecutor(client: client, principal: principal, logger: logger, session: nil).startingScope()
+        let scope = principal.startingScope
         do {
-            let session = try await withStore { store in
-                try await store.create(
-                    .session,
-                    id: RandomHandle.make(),
-                    scope: scope.map(\.description),
-                    protocolVersion: version
-                )
+            let id = RandomHandle.make()
+            var opened = context
+            opened.conversation = id
+            let event = opened.allow(.context, "session opened", details: ["protocol_version": .string(version)])
+            let session = try await withStore(recording: event) { store in
+                try await store.create(.session, id: id, scope: scope.map(\.description), protocolVersion: version)
             }
             let result: JSONValue = [
                 "protocolVersion": .string(version),
@@ -35,7 +36,7 @@ struct SessionManager: Sendable {
             reply.headers[MCPReply.sessionHeader] = session.id
             return reply
         } catch {
-            return internalError(error, id: request.id)
+            return await internalError(error, id: request.id)
         }
     }
 
@@ -46,43 +47,64 @@ struct SessionManager: Sendable {
     }
 
     func resume(_ id: String) async -> Resumed {
-        guard ConversationHandle.isWellFormed(id) else { return .failure(notFound()) }
+        guard ConversationHandle.isWellFormed(id) else { return .failure(await notFound()) }
         do {
-            guard let session = try await withStore({ try await $0.touch(.session, id: id) }) else {
-                return .failure(notFound())
+            guard let session = try await withStore(recording: nil, { try await $0.touch(.session, id: id) }) else {
+                return .failure(await notFound())
             }
             return .success(session)
         } catch {
-            return .failure(internalError(error, id: nil))
+            return .failure(await internalError(error, id: nil))
         }
     }
 
     /// Ends the caller's session: nil when it did, else the reply to send.
     func end(_ id: String) async -> MCPReply? {
-        guard ConversationHandle.isWellFormed(id) else { return notFound() }
+        guard ConversationHandle.isWellFormed(id) else { return await notFound() }
+        var ending = context
+        ending.conversation = id
         do {
-            return try await withStore({ try await $0.end(.session, id: id) }) ? nil : notFound()
+            let ended = try await withStore(recording: ending.allow(.context, "session ended")) { store in
+                guard try await store.end(.session, id: id) else { throw SessionNotFound() }
+                return true
+            }
+            return ended ? nil : await notFound()
+        } catch is SessionNotFound {
+            return await notFound()
         } catch {
-            return internalError(error, id: nil)
+            return await internalError(error, id: nil)
         }
     }
 
+    /// Runs `body` in a tenant transaction that also writes `event`, so the session change and its
+    /// audit record commit together.
     private func withStore<Result: Sendable>(
+        recording event: AuditEvent?,
         _ body: @Sendable (ConversationStore) async throws -> Result
     ) async throws -> Result {
-        try await client.withConnection { connection in
+        let result = try await client.withMeteredConnection { connection in
             try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
-                try await body(ConversationStore(connection: connection, principal: principal, logger: logger))
+                let result = try await body(
+                    ConversationStore(connection: connection, principal: principal, logger: logger)
+                )
+                if let event { try await AuditStore.insert([event], on: connection, logger: logger) }
+                return result
             }
         }
+        if let event { await audit.committed([event]) }
+        return result
     }
 
-    private func notFound() -> MCPReply {
-        MCPReply(status: 404, body: JSONRPCError(.invalidRequest, "Session not found").body())
+    private struct SessionNotFound: Error {}
+
+    private func notFound() async -> MCPReply {
+        await audit.record(context.deny(.context, "session not found"))
+        return MCPReply(status: 404, body: JSONRPCError(.invalidRequest, "Session not found").body())
     }
 
-    private func internalError(_ error: any Error, id: JSONRPCID?) -> MCPReply {
+    private func internalError(_ error: any Error, id: JSONRPCID?) async -> MCPReply {
         logger.error("session store failed", metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"])
+        await audit.record(context.deny(.execute, "internal error"))
         return MCPReply(status: 500, body: JSONRPCError(.internalError, "internal error", id: id).body())
     }
 }

@@ -1,0 +1,37 @@
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartStore
+import ServiceLifecycle
+
+/// The audit loop of every server process: flush batched events, then seal what has committed
+/// into the hash chain (one sealer at a time across processes; the others find the lock taken).
+/// On graceful shutdown it runs once more after the HTTP server has stopped taking requests.
+struct AuditService: Service {
+    static let interval: Duration = .milliseconds(200)
+    static let sealBatch = 2000
+
+    let audit: AuditActor
+    let client: PostgresClient
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await Task.sleep(for: Self.interval)
+            await cycle()
+        }
+        await cycle()
+    }
+
+    func cycle() async {
+        await audit.flush()
+        do {
+            let sealed = try await client.withMeteredConnection { connection in
+                try await AuditStore.seal(max: Self.sealBatch, on: connection, logger: logger)
+            }
+            RampartMetrics.auditSealed(sealed)
+        } catch {
+            logger.warning("audit sealing failed", metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"])
+        }
+    }
+}
