@@ -28,22 +28,6 @@ struct ToolExecutor: Sendable {
     let audit: AuditActor
     let context: RequestAudit
 
-    init(
-        client: PostgresClient,
-        principal: Principal,
-        logger: Logger,
-        session: ConversationRecord?,
-        audit: AuditActor,
-        context: RequestAudit
-    ) {
-        self.client = client
-        self.principal = principal
-        self.logger = logger
-        self.session = session
-        self.audit = audit
-        self.context = context
-    }
-
     func run(_ call: ToolCall, conversation handle: String?) async throws -> ToolOutcome {
         var context = context
         if let handle { context.conversation = handle }
