@@ -9,6 +9,8 @@ public struct ConversationRecord: Sendable, Equatable {
     public let scope: [String]
     public let protocolVersion: String?
     public let expiresAt: Date
+    /// The tenant's cap on distinct resources per conversation.
+    public let maxResources: Int
 }
 
 /// Conversations (handshake-era sessions, stateless-era handles) bound to the principal that
@@ -41,15 +43,24 @@ public struct ConversationStore: Sendable {
                 (tenant_id, conversation_id, kind, issuer, subject, protocol_version, scope, purpose, expires_at)
             SELECT \(principal.tenant.rawValue), \(id), \(kind.rawValue), \(principal.issuer), \(principal.subject),
                    \(protocolVersion), \(scope), \(purpose),
-                   now() + make_interval(secs => coalesce(
-                       (SELECT conversation_idle_seconds FROM rampart.tenant_limits
-                        WHERE tenant_id = \(principal.tenant.rawValue)), 1800))
-            RETURNING expires_at
+                   now() + make_interval(secs => least(coalesce(l.conversation_idle_seconds, 1800),
+                                                       coalesce(l.conversation_lifetime_seconds, 28800)))
+            FROM (SELECT NULL) AS one
+            LEFT JOIN rampart.tenant_limits l ON l.tenant_id = \(principal.tenant.rawValue)
+            RETURNING expires_at,
+                (SELECT coalesce(max(max_resources_per_conversation), 100) FROM rampart.tenant_limits
+                 WHERE tenant_id = \(principal.tenant.rawValue))
             """,
             logger: logger
         )
-        for try await expiresAt in rows.decode(Date.self) {
-            return ConversationRecord(id: id, scope: scope, protocolVersion: protocolVersion, expiresAt: expiresAt)
+        for try await (expiresAt, maxResources) in rows.decode((Date, Int).self) {
+            return ConversationRecord(
+                id: id,
+                scope: scope,
+                protocolVersion: protocolVersion,
+                expiresAt: expiresAt,
+                maxResources: maxResources
+            )
         }
         throw RampartError.internal(detail: "conversation insert returned no row")
     }
@@ -70,14 +81,80 @@ public struct ConversationStore: Sendable {
             WHERE c.tenant_id = \(tenant) AND c.conversation_id = \(id) AND c.kind = \(kind.rawValue)
               AND c.issuer = \(principal.issuer) AND c.subject = \(principal.subject)
               AND c.revoked_at IS NULL AND c.expires_at > now()
-            RETURNING c.scope, c.protocol_version, c.expires_at
+            RETURNING c.scope, c.protocol_version, c.expires_at, coalesce(l.max_resources_per_conversation, 100)
             """,
             logger: logger
         )
-        for try await (scope, version, expiresAt) in rows.decode(([String], String?, Date).self) {
-            return ConversationRecord(id: id, scope: scope, protocolVersion: version, expiresAt: expiresAt)
+        for try await (scope, version, expiresAt, maxResources) in rows.decode(([String], String?, Date, Int).self) {
+            return ConversationRecord(
+                id: id,
+                scope: scope,
+                protocolVersion: version,
+                expiresAt: expiresAt,
+                maxResources: maxResources
+            )
         }
         return nil
+    }
+
+    /// Records that `uris` reach the conversation, up to its cap of distinct resources: the ones
+    /// already touched, plus as many new ones as the cap still allows (in the given order). The
+    /// conversation row is locked by `touch` earlier in the transaction, so concurrent calls of one
+    /// conversation cannot both take the last slot.
+    public func admit(_ uris: [String], to conversation: ConversationRecord) async throws -> Set<String> {
+        guard !uris.isEmpty else { return [] }
+        let tenant = principal.tenant.rawValue
+        var known: Set<String> = []
+        var count = 0
+        let rows = try await connection.query(
+            """
+            SELECT uri, count(*) OVER () FROM rampart.conversation_resources
+            WHERE tenant_id = \(tenant) AND conversation_id = \(conversation.id)
+            """,
+            logger: logger
+        )
+        for try await (uri, total) in rows.decode((String, Int).self) {
+            count = total
+            if uris.contains(uri) { known.insert(uri) }
+        }
+        var fresh: [String] = []
+        for uri in uris where !known.contains(uri) && !fresh.contains(uri) && count + fresh.count < conversation.maxResources {
+            fresh.append(uri)
+        }
+        if !fresh.isEmpty {
+            try await connection.execute(
+                """
+                INSERT INTO rampart.conversation_resources (tenant_id, conversation_id, uri)
+                SELECT \(tenant), \(conversation.id), unnest(\(fresh)::text[])
+                ON CONFLICT DO NOTHING
+                """,
+                logger: logger
+            )
+        }
+        return known.union(fresh)
+    }
+
+    /// The tenant's default scope for new conversations; nil means the whole tenant.
+    public func defaultScope() async throws -> [String]? {
+        let rows = try await connection.query(
+            "SELECT default_scope FROM rampart.tenant_limits WHERE tenant_id = \(principal.tenant.rawValue)",
+            logger: logger
+        )
+        for try await scope in rows.decode([String]?.self) { return scope }
+        return nil
+    }
+
+    /// How many conversations one user of the tenant may open per minute.
+    public func creationLimitPerMinute() async throws -> Int {
+        let rows = try await connection.query(
+            """
+            SELECT conversations_per_user_per_minute FROM rampart.tenant_limits
+            WHERE tenant_id = \(principal.tenant.rawValue)
+            """,
+            logger: logger
+        )
+        for try await limit in rows.decode(Int.self) { return limit }
+        return 5
     }
 
     /// Ends a live conversation of this principal; false when there was none to end.

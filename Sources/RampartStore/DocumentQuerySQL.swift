@@ -5,11 +5,15 @@ import RampartCore
 /// documents. Only fixed SQL fragments are written here; field paths, values and labels are all
 /// bound parameters, so nothing a client sends is ever SQL text.
 enum DocumentQuerySQL {
-    static func compile(_ query: DocumentQuery, tenant: TenantID) -> PostgresQuery {
+    static func compile(_ query: DocumentQuery, tenant: TenantID, scope: ScopeFilter) -> PostgresQuery {
         var builder = Builder()
         let tenantParameter = builder.bind(tenant.rawValue)
         let collectionParameter = builder.bind(query.collection.rawValue)
         var predicates = ["d.tenant_id = \(tenantParameter)", "d.collection = \(collectionParameter)"]
+        predicates.append(
+            "(\(builder.bind(scope.wholeTenant)) OR d.collection = ANY(\(builder.bind(scope.collections))::text[]) "
+                + "OR (d.collection || '/' || d.id) = ANY(\(builder.bind(scope.documents))::text[]))"
+        )
         predicates += query.conditions.map { builder.condition($0) }
 
         var sql: String

@@ -56,13 +56,16 @@ public struct DocumentStore: Sendable {
     public func list(
         collection: CollectionName?,
         after: (collection: String, id: String)?,
-        limit: Int
+        limit: Int,
+        within scope: ScopeFilter
     ) async throws -> DocumentPage {
         let rows = try await connection.query(
             """
             SELECT collection, id, version, updated_at FROM rampart.documents
             WHERE tenant_id = \(tenant.rawValue)
               AND (\(collection?.rawValue)::text IS NULL OR collection = \(collection?.rawValue))
+              AND (\(scope.wholeTenant) OR collection = ANY(\(scope.collections)::text[])
+                   OR (collection || '/' || id) = ANY(\(scope.documents)::text[]))
               AND (collection, id) > (\(after?.collection ?? ""), \(after?.id ?? ""))
             ORDER BY collection, id
             LIMIT \(limit + 1)
@@ -89,7 +92,12 @@ public struct DocumentStore: Sendable {
 
     /// Full-text search over the documents' string values, best match first, with a highlighted
     /// snippet built from those values only (never keys or JSON punctuation).
-    public func search(_ text: String, collection: CollectionName?, limit: Int) async throws -> [SearchHit] {
+    public func search(
+        _ text: String,
+        collection: CollectionName?,
+        limit: Int,
+        within scope: ScopeFilter
+    ) async throws -> [SearchHit] {
         let rows = try await connection.query(
             """
             SELECT d.collection, d.id, ts_rank(d.search, q)::float8,
@@ -100,6 +108,8 @@ public struct DocumentStore: Sendable {
             FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q
             WHERE d.tenant_id = \(tenant.rawValue) AND d.search @@ q
               AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))
+              AND (\(scope.wholeTenant) OR d.collection = ANY(\(scope.collections)::text[])
+                   OR (d.collection || '/' || d.id) = ANY(\(scope.documents)::text[]))
             ORDER BY 3 DESC, d.collection, d.id
             LIMIT \(limit)
             """,
@@ -161,8 +171,8 @@ public struct DocumentStore: Sendable {
     }
 
     /// Runs a validated query; each row or group comes back as one JSON object.
-    public func query(_ query: DocumentQuery) async throws -> [JSONValue] {
-        let compiled = DocumentQuerySQL.compile(query, tenant: tenant)
+    public func query(_ query: DocumentQuery, within scope: ScopeFilter) async throws -> [JSONValue] {
+        let compiled = DocumentQuerySQL.compile(query, tenant: tenant, scope: scope)
         var rows: [JSONValue] = []
         for try await text in try await connection.query(compiled, logger: logger).decode(String.self) {
             rows.append(try JSONParser.parse(text, maxDepth: 512))

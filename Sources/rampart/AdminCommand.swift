@@ -7,7 +7,9 @@ struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Provision tenants, scopes and documents (through the SQL functions of sql/).",
-        subcommands: [TenantCommand.self, ScopeCommand.self, ResourceCommand.self]
+        subcommands: [
+            TenantCommand.self, ScopeCommand.self, ResourceCommand.self, LimitsCommand.self, ConversationCommand.self,
+        ]
     )
 }
 

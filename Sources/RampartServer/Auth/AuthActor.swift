@@ -9,11 +9,24 @@ import RampartStore
 /// `exp`, keyed by the token's hash so no token is kept) and recently read tenant status.
 actor AuthActor {
     static let maxCachedTokens = 10_000
-    /// A suspension must reach every process within a second (CONTRACT.md §13).
-    static let tenantTTL: Duration = .milliseconds(500)
+    /// A suspension must reach every process within a second (CONTRACT.md §13): a NOTIFY drops
+    /// the entry at once; without a listener, entries live only 500 ms.
+    static let tenantTTLListening: Duration = .seconds(5)
+    static let tenantTTLUnlistened: Duration = .milliseconds(500)
 
     private var verified: [String: Principal] = [:]
     private var tenants: [TenantID: (access: TenantAccess?, readAt: ContinuousClock.Instant)] = [:]
+    private var listening = false
+
+    func setListening(_ isListening: Bool) {
+        // Notifications may have been missed while the listener was away.
+        if isListening != listening { tenants.removeAll() }
+        listening = isListening
+    }
+
+    func forget(_ tenant: TenantID) { tenants[tenant] = nil }
+
+    func forgetAllTenants() { tenants.removeAll() }
 
     func principal(forTokenHash hash: String, now: Int64) -> Principal? {
         guard let principal = verified[hash] else { return nil }
@@ -33,7 +46,8 @@ actor AuthActor {
     }
 
     func tenantAccess(_ tenant: TenantID) -> TenantAccess?? {
-        guard let entry = tenants[tenant], ContinuousClock.now - entry.readAt < Self.tenantTTL else { return nil }
+        let lifetime = listening ? Self.tenantTTLListening : Self.tenantTTLUnlistened
+        guard let entry = tenants[tenant], ContinuousClock.now - entry.readAt < lifetime else { return nil }
         return .some(entry.access)
     }
 

@@ -16,42 +16,46 @@ enum ToolOutcome: Sendable, Equatable {
 }
 
 /// Runs tool calls over the tenant's documents, each in one transaction with the tenant set
-/// transaction-locally so the database enforces isolation too. The call's audit event is written
-/// in that same transaction: no effect without its record, and no record of an effect that
-/// rolled back.
+/// transaction-locally so the database enforces isolation too. The call's conversation is
+/// resolved (and its idle timer restarted) in that transaction, its scope filters what the call
+/// may see, and the call's audit event is written there as well: no effect without its record.
 struct ToolExecutor: Sendable {
     let client: PostgresClient
     let principal: Principal
     let logger: Logger
-    /// The handshake-era session the call runs in, if any (already checked by the dispatcher).
-    let session: ConversationRecord?
+    /// The handshake-era session the request belongs to, if any.
+    let sessionID: String?
     let audit: AuditActor
     let context: RequestAudit
 
     func run(_ call: ToolCall, conversation handle: String?) async throws -> ToolOutcome {
-        var context = context
-        if let handle { context.conversation = handle }
+        let reference: ConversationReference =
+            if let handle { .handle(handle) } else if let sessionID { .session(sessionID) } else { .implicit }
         let (outcome, event) = try await client.withMeteredConnection { connection in
             try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
-                let conversations = ConversationStore(connection: connection, principal: principal, logger: logger)
-                var conversation = session
-                var result: (ToolOutcome, AuditEvent)
-                if let handle, let found = try await conversations.touch(.handle, id: handle) {
-                    conversation = found
-                } else if handle != nil {
-                    result = (.conversationNotFound, context.deny(.context, "conversation not found"))
-                    try await AuditStore.insert([result.1], on: connection, logger: logger)
-                    return result
+                let store = ConversationStore(connection: connection, principal: principal, logger: logger)
+                let resolver = ConversationResolver(store: store, principal: principal, logger: logger)
+                var context = context
+                let result: (ToolOutcome, AuditEvent)
+                if case .openConversation = call, handle == nil, sessionID == nil {
+                    // Opening a conversation needs no implicit one: it narrows the starting scope.
+                    result = try await execute(call, in: nil, resolver: resolver, connection: connection, context: context)
+                } else {
+                    switch try await resolver.resolve(reference) {
+                    case .notFound:
+                        if let handle { context.conversation = handle }
+                        result = (.conversationNotFound, context.deny(.context, "conversation not found"))
+                    case .found(let conversation):
+                        context.conversation = conversation.id
+                        result = try await execute(
+                            call,
+                            in: conversation,
+                            resolver: resolver,
+                            connection: connection,
+                            context: context
+                        )
+                    }
                 }
-                let scope = conversation.map { $0.scope.compactMap { try? ScopePattern(parsing: $0) } }
-                let documents = DocumentStore(connection: connection, tenant: principal.tenant, logger: logger)
-                result = try await execute(
-                    call,
-                    documents: documents,
-                    conversations: conversations,
-                    scope: scope,
-                    context: context
-                )
                 try await AuditStore.insert([result.1], on: connection, logger: logger)
                 return result
             }
@@ -62,34 +66,46 @@ struct ToolExecutor: Sendable {
 
     private func execute(
         _ call: ToolCall,
-        documents: DocumentStore,
-        conversations: ConversationStore,
-        scope: [ScopePattern]?,
+        in conversation: ConversationRecord?,
+        resolver: ConversationResolver,
+        connection: PostgresConnection,
         context: RequestAudit
     ) async throws -> (ToolOutcome, AuditEvent) {
+        let scope: [ScopePattern]
+        if let conversation {
+            scope = conversation.scope.compactMap { try? ScopePattern(parsing: $0) }
+        } else {
+            scope = try await resolver.startingScope()
+        }
+        let filter = ScopeFilter(scope, tenant: principal.tenant)
+        let documents = DocumentStore(connection: connection, tenant: principal.tenant, logger: logger)
         /// Why a URI is not served; the client only ever learns "resource not found".
         func refusal(_ uri: ResourceURI) -> String? {
             if uri.tenant != principal.tenant { return "cross-tenant uri" }
-            if let scope, !scope.contains(where: { $0.matches(uri) }) { return "outside conversation scope" }
+            if !scope.contains(where: { $0.matches(uri) }) { return "outside conversation scope" }
             return nil
         }
+        /// The URIs the conversation may still receive, under its cap of distinct resources.
+        func admitted(_ uris: [String]) async throws -> Set<String> {
+            guard let conversation else { return Set(uris) }
+            return try await resolver.store.admit(uris, to: conversation)
+        }
+        let capReached = ToolOutcome.failure(
+            "conversation resource limit reached: open a new conversation for other resources"
+        )
+
         switch call {
         case .read(let uri):
-            if let reason = refusal(uri) {
-                return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)"))
-            }
+            if let reason = refusal(uri) { return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)")) }
             guard let document = try await documents.read(uri.collection, uri.id) else {
                 return (.notFound, context.event(.deny, .access, "not found", resource: "\(uri)"))
             }
+            guard try await admitted(["\(uri)"]).contains("\(uri)") else {
+                return (capReached, context.event(.deny, .context, "resource cap reached", resource: "\(uri)"))
+            }
             return (
                 .success(try Self.documentJSON(document)),
-                context.event(
-                    .allow,
-                    .execute,
-                    "read",
-                    resource: "\(uri)",
-                    details: ["version": .int(document.version)]
-                )
+                context.event(.allow, .execute, "read", resource: "\(uri)", details: ["version": .int(document.version)])
             )
 
         case .list(let collection, let cursorText, let limit):
@@ -99,11 +115,10 @@ struct ToolExecutor: Sendable {
             let page = try await documents.list(
                 collection: collection,
                 after: cursor.map { ($0.afterCollection, $0.afterID) },
-                limit: limit
+                limit: limit,
+                within: filter
             )
-            var result: [String: JSONValue] = [
-                "resources": .array(page.documents.map { Self.summaryJSON($0) })
-            ]
+            var result: [String: JSONValue] = ["resources": .array(page.documents.map { Self.summaryJSON($0) })]
             if let next = page.next {
                 result["nextCursor"] = .string(
                     ResourceCursor(
@@ -127,14 +142,13 @@ struct ToolExecutor: Sendable {
             )
 
         case .search(let text, let collection, let limit):
-            let hits = try await documents.search(text, collection: collection, limit: limit)
+            let found = try await documents.search(text, collection: collection, limit: limit, within: filter)
+            let allowed = try await admitted(found.map(\.uri.description))
+            let hits = found.filter { allowed.contains($0.uri.description) }
             let outcome = ToolOutcome.success([
                 "hits": .array(
                     hits.map {
-                        [
-                            "uri": .string($0.uri.description), "score": .double($0.score),
-                            "snippet": .string($0.snippet),
-                        ]
+                        ["uri": .string($0.uri.description), "score": .double($0.score), "snippet": .string($0.snippet)]
                     }
                 )
             ])
@@ -145,21 +159,20 @@ struct ToolExecutor: Sendable {
                     .execute,
                     "searched",
                     resource: collection?.rawValue,
-                    details: ["hits": .int(Int64(hits.count)), "query_length": .int(Int64(text.count))]
+                    details: [
+                        "hits": .int(Int64(hits.count)), "withheld_by_cap": .int(Int64(found.count - hits.count)),
+                        "query_length": .int(Int64(text.count)),
+                    ]
                 )
             )
 
         case .write(let uri, let content, let ifVersion):
-            if let reason = refusal(uri) {
-                return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)"))
+            if let reason = refusal(uri) { return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)")) }
+            guard try await admitted(["\(uri)"]).contains("\(uri)") else {
+                return (capReached, context.event(.deny, .context, "resource cap reached", resource: "\(uri)"))
             }
             do {
-                let write = try await documents.write(
-                    uri.collection,
-                    uri.id,
-                    bodyJSON: content.jsonText,
-                    ifVersion: ifVersion
-                )
+                let write = try await documents.write(uri.collection, uri.id, bodyJSON: content.jsonText, ifVersion: ifVersion)
                 return (
                     .success(["uri": .string(write.uri), "version": .int(write.version)]),
                     context.event(
@@ -175,7 +188,10 @@ struct ToolExecutor: Sendable {
             }
 
         case .query(let query):
-            let rows = try await documents.query(query)
+            let found = try await documents.query(query, within: filter)
+            let uris = found.compactMap { $0["uri"]?.stringValue }
+            let allowed = try await admitted(uris)
+            let rows = found.filter { row in row["uri"]?.stringValue.map(allowed.contains) ?? true }
             return (
                 .success(["rows": .array(rows)]),
                 context.event(
@@ -183,32 +199,21 @@ struct ToolExecutor: Sendable {
                     .execute,
                     "queried",
                     resource: query.collection.rawValue,
-                    details: ["rows": .int(Int64(rows.count))]
+                    details: ["rows": .int(Int64(rows.count)), "withheld_by_cap": .int(Int64(found.count - rows.count))]
                 )
             )
 
         case .openConversation(let requested, let purpose):
-            let current = scope ?? principal.startingScope
-            let patterns = requested ?? current
-            for pattern in patterns where !current.contains(where: { pattern.isWithin($0) }) {
+            let patterns = requested ?? scope
+            for pattern in patterns where !scope.contains(where: { pattern.isWithin($0) }) {
                 return (
                     .failure(
                         "invalid argument \"scope\": \(pattern) is outside the current scope; a conversation can only narrow it"
                     ),
-                    context.event(
-                        .deny,
-                        .context,
-                        "scope widening refused",
-                        details: ["pattern": .string("\(pattern)")]
-                    )
+                    context.event(.deny, .context, "scope widening refused", details: ["pattern": .string("\(pattern)")])
                 )
             }
-            let record = try await conversations.create(
-                .handle,
-                id: RandomHandle.make(),
-                scope: patterns.map(\.description),
-                purpose: purpose
-            )
+            let record = try await resolver.open(.handle, id: RandomHandle.make(), scope: patterns, purpose: purpose)
             var opened = context
             opened.conversation = record.id
             return (
@@ -247,16 +252,5 @@ struct ToolExecutor: Sendable {
 enum Timestamp {
     static func iso8601(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-}
-
-extension Principal {
-    /// A new conversation's scope: the token's `rampart_scope` patterns of its own tenant, else the
-    /// whole tenant.
-    var startingScope: [ScopePattern] {
-        let claimed = (conversationScope ?? []).compactMap { try? ScopePattern(parsing: $0) }.filter {
-            $0.tenant == tenant
-        }
-        return conversationScope == nil ? [ScopePattern(tenant: tenant)] : claimed
     }
 }

@@ -113,7 +113,7 @@ struct MCPEndpoint: Sendable {
                 client: client,
                 principal: principal,
                 era: era,
-                session: nil,
+                sessionID: nil,
                 audit: self.audit,
                 context: audit,
                 logger: logger
@@ -174,11 +174,7 @@ struct MCPEndpoint: Sendable {
                 era: .handshake(version: version)
             )
         }
-        let session: ConversationRecord
-        switch await sessions.resume(sessionID) {
-        case .success(let found): session = found
-        case .failure(let reply): return reply
-        }
+        if case .failure(let reply) = await sessions.resume(sessionID) { return reply }
         guard case .request(let call) = message else {
             await audit.record(context.allow(.execute, "notification accepted"))
             return MCPReply(status: 202, headers: [MCPReply.sessionHeader: sessionID])
@@ -187,7 +183,7 @@ struct MCPEndpoint: Sendable {
             client: client,
             principal: principal,
             era: .handshake(version: version),
-            session: session,
+            sessionID: sessionID,
             audit: audit,
             context: context,
             logger: logger

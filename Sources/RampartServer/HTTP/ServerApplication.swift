@@ -38,9 +38,10 @@ public enum ServerApplication {
 
         let jwks = JWKSKeys(file: configuration.jwksFile, url: configuration.jwksURL, logger: logger)
         try await jwks.load()
+        let authState = AuthActor()
         let authenticator = Authenticator(
             verifier: await TokenVerifier(configuration: configuration, jwks: jwks),
-            state: AuthActor(),
+            state: authState,
             client: client,
             logger: logger
         )
@@ -64,6 +65,8 @@ public enum ServerApplication {
             // the audit service flushes and seals what is left, then the pool closes.
             services: [
                 client, AuditService(audit: audit, client: client, logger: logger),
+                ChangeListener(databaseURL: configuration.databaseURL, auth: authState, logger: logger),
+                ConversationSweeper(client: client, logger: logger),
                 metricsApplication(configuration: configuration, registry: registry, logger: logger),
             ],
             logger: logger

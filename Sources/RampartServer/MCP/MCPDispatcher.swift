@@ -14,7 +14,8 @@ struct MCPDispatcher: Sendable {
     let client: PostgresClient
     let principal: Principal
     let era: ProtocolEra
-    let session: ConversationRecord?
+    /// The handshake-era session of the request (already resumed), if any.
+    let sessionID: String?
     let audit: AuditActor
     /// The request's audit context; the dispatcher adds the tool and resource it learns.
     var context: RequestAudit
@@ -27,7 +28,7 @@ struct MCPDispatcher: Sendable {
             client: client,
             principal: principal,
             logger: logger,
-            session: session,
+            sessionID: sessionID,
             audit: audit,
             context: context
         )
@@ -77,6 +78,11 @@ struct MCPDispatcher: Sendable {
             error.id = request.id
             await audit.record(context.deny(.sanitize, error.message))
             return .error(error, era: era)
+        } catch let error as RateLimited {
+            await audit.record(
+                context.deny(.rate, "\(error.limit) limit", details: ["retry_after_ms": .int(error.retryAfterMs)])
+            )
+            return error.reply(id: request.id)
         } catch let error as InsufficientScope {
             await audit.record(
                 context.deny(

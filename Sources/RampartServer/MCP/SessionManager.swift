@@ -17,14 +17,19 @@ struct SessionManager: Sendable {
         let requested = request.params["protocolVersion"]?.stringValue ?? ""
         let version =
             ProtocolEra.handshakeVersions.contains(requested) ? requested : ProtocolEra.latestHandshakeVersion
-        let scope = principal.startingScope
         do {
             let id = RandomHandle.make()
             var opened = context
             opened.conversation = id
             let event = opened.allow(.context, "session opened", details: ["protocol_version": .string(version)])
             let session = try await withStore(recording: event) { store in
-                try await store.create(.session, id: id, scope: scope.map(\.description), protocolVersion: version)
+                let resolver = ConversationResolver(store: store, principal: principal, logger: logger)
+                return try await resolver.open(
+                    .session,
+                    id: id,
+                    scope: try await resolver.startingScope(),
+                    protocolVersion: version
+                )
             }
             let result: JSONValue = [
                 "protocolVersion": .string(version),
@@ -35,6 +40,11 @@ struct SessionManager: Sendable {
             var reply = MCPReply.result(request.id, result)
             reply.headers[MCPReply.sessionHeader] = session.id
             return reply
+        } catch let error as RateLimited {
+            await audit.record(
+                context.deny(.rate, "\(error.limit) limit", details: ["retry_after_ms": .int(error.retryAfterMs)])
+            )
+            return error.reply(id: request.id)
         } catch {
             return await internalError(error, id: request.id)
         }

@@ -1,0 +1,87 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartStore
+
+/// Which conversation a call runs in (CONTRACT.md §9): the handshake-era session, a handle from
+/// `open_conversation`, or — stateless, without a handle — the token's implicit conversation.
+enum ConversationReference: Sendable, Equatable {
+    case session(String)
+    case handle(String)
+    case implicit
+}
+
+/// Finds a call's conversation, or opens one, inside the call's transaction. Every conversation
+/// is bound to (tenant, issuer, subject); a new one starts from the token's `rampart_scope`
+/// claim, else the tenant's default scope, and counts toward the per-user creation limit.
+struct ConversationResolver: Sendable {
+    let store: ConversationStore
+    let principal: Principal
+    let logger: Logger
+
+    enum Resolution: Sendable {
+        case found(ConversationRecord)
+        /// Unknown, expired, revoked or another principal's: all answer the same.
+        case notFound
+    }
+
+    func resolve(_ reference: ConversationReference) async throws -> Resolution {
+        switch reference {
+        case .session(let id):
+            return try await store.touch(.session, id: id).map(Resolution.found) ?? .notFound
+        case .handle(let id):
+            return try await store.touch(.handle, id: id).map(Resolution.found) ?? .notFound
+        case .implicit:
+            let id = implicitID
+            if let existing = try await store.touch(.implicit, id: id) { return .found(existing) }
+            return .found(try await open(.implicit, id: id, scope: try await startingScope()))
+        }
+    }
+
+    /// The scope a new conversation of this principal starts from.
+    func startingScope() async throws -> [ScopePattern] {
+        if let claimed = principal.conversationScope {
+            return claimed.compactMap { try? ScopePattern(parsing: $0) }.filter { $0.tenant == principal.tenant }
+        }
+        let configured = try await store.defaultScope()?.compactMap { try? ScopePattern(parsing: $0) }
+        return configured?.filter { $0.tenant == principal.tenant } ?? [ScopePattern(tenant: principal.tenant)]
+    }
+
+    /// Opens a conversation if the user's creation limit allows; else throws `RateLimited`.
+    func open(
+        _ kind: ConversationStore.Kind,
+        id: String,
+        scope: [ScopePattern],
+        purpose: String? = nil,
+        protocolVersion: String? = nil
+    ) async throws -> ConversationRecord {
+        let perMinute = try await store.creationLimitPerMinute()
+        if let wait = try await RateLimitStore.admit(
+            tenant: principal.tenant,
+            cell: "conversation_creation:\(principal.issuer)\u{1F}\(principal.subject)",
+            perMinute: perMinute,
+            on: store.connection,
+            logger: logger
+        ) {
+            throw RateLimited(limit: "conversation_creation", retryAfterMs: wait)
+        }
+        return try await store.create(
+            kind,
+            id: id,
+            scope: scope.map(\.description),
+            purpose: purpose,
+            protocolVersion: protocolVersion
+        )
+    }
+
+    /// The token's implicit conversation: derived from its `jti` (else its hash) and the principal,
+    /// so it is stable for the token and unguessable without it.
+    var implicitID: String {
+        let material = "implicit\u{0}\(principal.issuer)\u{0}\(principal.subject)\u{0}\(principal.tokenKey)"
+        return Data(SHA256.hash(data: Array(material.utf8))).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}
