@@ -118,7 +118,8 @@ public struct ConversationStore: Sendable {
             if uris.contains(uri) { known.insert(uri) }
         }
         var fresh: [String] = []
-        for uri in uris where !known.contains(uri) && !fresh.contains(uri) && count + fresh.count < conversation.maxResources {
+        for uri in uris
+        where !known.contains(uri) && !fresh.contains(uri) && count + fresh.count < conversation.maxResources {
             fresh.append(uri)
         }
         if !fresh.isEmpty {

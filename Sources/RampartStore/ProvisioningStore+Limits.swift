@@ -102,7 +102,9 @@ extension ProvisioningStore {
                 logger: logger
             )
             var conversations: [ConversationSummary] = []
-            for try await row in rows.decode((String, String, String, [String], String?, Date, Date, Date, Int64, String).self) {
+            for try await row in rows.decode(
+                (String, String, String, [String], String?, Date, Date, Date, Int64, String).self
+            ) {
                 conversations.append(
                     ConversationSummary(
                         conversation: row.0,

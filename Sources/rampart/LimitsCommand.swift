@@ -43,7 +43,8 @@ struct LimitsCommand: AsyncParsableCommand {
         @Option var conversationLifetimeSeconds: Int?
         @Option(
             parsing: .upToNextOption,
-            help: "URI patterns new conversations start from (tenant://T/*, tenant://T/C/*, tenant://T/C/ID); none resets."
+            help:
+                "URI patterns new conversations start from (tenant://T/*, tenant://T/C/*, tenant://T/C/ID); none resets."
         )
         var defaultScope: [String] = []
         @Flag(help: "Reset the default scope to the whole tenant.") var resetDefaultScope = false
@@ -125,7 +126,9 @@ struct ConversationCommand: AsyncParsableCommand {
         func run() async throws {
             let tenant = try await connection.withStore { try await $0.revokeConversation(id) }
             if connection.json {
-                print(JSONValue.object(["conversation": .string(id), "tenant": .string(tenant), "revoked": true]).jsonText)
+                print(
+                    JSONValue.object(["conversation": .string(id), "tenant": .string(tenant), "revoked": true]).jsonText
+                )
             } else {
                 print("revoked conversation \(id) of tenant \(tenant)")
             }

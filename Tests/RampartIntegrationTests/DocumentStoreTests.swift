@@ -30,7 +30,14 @@ import Testing
         return tenant
     }
 
-    func query(_ tenant: TenantID, _ arguments: [String: JSONValue]) async throws -> [JSONValue] {
+    func query(
+        _ tenant: TenantID,
+        _ arguments: [String: JSONValue],
+        within scope: [String]? = nil
+    ) async throws -> [JSONValue] {
+        let filter =
+            try scope.map { ScopeFilter(try $0.map(ScopePattern.init(parsing:)), tenant: tenant) }
+            ?? .everything(of: tenant)
         let reader = try ArgumentReader(
             arguments,
             allowed: ["collection", "where", "group_by", "aggregate", "order_by", "limit"]
@@ -39,7 +46,8 @@ import Testing
         return try await TestDatabase.asApp { connection in
             try await TestDatabase.asTenant(tenant, on: connection) { connection in
                 try await DocumentStore(connection: connection, tenant: tenant, logger: TestDatabase.logger).query(
-                    compiled
+                    compiled,
+                    within: filter
                 )
             }
         }
@@ -106,10 +114,25 @@ import Testing
                 let confused = DocumentStore(connection: connection, tenant: theirs, logger: TestDatabase.logger)
                 let collection = try CollectionName(validating: "sales")
                 #expect(try await confused.read(collection, try DocumentID(validating: "q1")) == nil)
-                #expect(try await confused.list(collection: nil, after: nil, limit: 100).documents.isEmpty)
-                #expect(try await confused.search("emea", collection: nil, limit: 10).isEmpty)
+                let all = ScopeFilter.everything(of: theirs)
+                #expect(try await confused.list(collection: nil, after: nil, limit: 100, within: all).documents.isEmpty)
+                #expect(try await confused.search("emea", collection: nil, limit: 10, within: all).isEmpty)
             }
         }
+    }
+
+    @Test func aScopeRestrictsQueriesToItsCollectionsAndDocuments() async throws {
+        let tenant = try await tenantWithSales()
+        #expect(try await query(tenant, ["collection": "sales"], within: ["tenant://\(tenant)/hr/*"]).isEmpty)
+        let single = try await query(tenant, ["collection": "sales"], within: ["tenant://\(tenant)/sales/q2"])
+        #expect(ids(single) == ["q2"])
+        let counted = try await query(
+            tenant,
+            ["collection": "sales", "aggregate": [["fn": "count"]]],
+            within: ["tenant://\(tenant)/sales/q1", "tenant://\(tenant)/sales/q4"]
+        )
+        #expect(counted == [["count": 2]])
+        #expect(ids(try await query(tenant, ["collection": "sales"], within: [])).isEmpty)
     }
 
     @Test func pagesAndOptimisticWrites() async throws {
@@ -117,12 +140,13 @@ import Testing
         try await TestDatabase.asApp { connection in
             try await TestDatabase.asTenant(tenant, on: connection) { connection in
                 let store = DocumentStore(connection: connection, tenant: tenant, logger: TestDatabase.logger)
-                let first = try await store.list(collection: nil, after: nil, limit: 3)
+                let everything = ScopeFilter.everything(of: tenant)
+                let first = try await store.list(collection: nil, after: nil, limit: 3, within: everything)
                 #expect(
                     first.documents.map(\.uri).map { $0.hasSuffix("/q1") || $0.hasSuffix("/q2") || $0.hasSuffix("/q3") }
                         == [true, true, true]
                 )
-                let rest = try await store.list(collection: nil, after: first.next, limit: 3)
+                let rest = try await store.list(collection: nil, after: first.next, limit: 3, within: everything)
                 #expect(rest.documents.count == 1 && rest.next == nil)
 
                 let notes = try CollectionName(validating: "notes")

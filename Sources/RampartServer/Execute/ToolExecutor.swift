@@ -39,7 +39,13 @@ struct ToolExecutor: Sendable {
                 let result: (ToolOutcome, AuditEvent)
                 if case .openConversation = call, handle == nil, sessionID == nil {
                     // Opening a conversation needs no implicit one: it narrows the starting scope.
-                    result = try await execute(call, in: nil, resolver: resolver, connection: connection, context: context)
+                    result = try await execute(
+                        call,
+                        in: nil,
+                        resolver: resolver,
+                        connection: connection,
+                        context: context
+                    )
                 } else {
                     switch try await resolver.resolve(reference) {
                     case .notFound:
@@ -96,7 +102,9 @@ struct ToolExecutor: Sendable {
 
         switch call {
         case .read(let uri):
-            if let reason = refusal(uri) { return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)")) }
+            if let reason = refusal(uri) {
+                return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)"))
+            }
             guard let document = try await documents.read(uri.collection, uri.id) else {
                 return (.notFound, context.event(.deny, .access, "not found", resource: "\(uri)"))
             }
@@ -105,7 +113,13 @@ struct ToolExecutor: Sendable {
             }
             return (
                 .success(try Self.documentJSON(document)),
-                context.event(.allow, .execute, "read", resource: "\(uri)", details: ["version": .int(document.version)])
+                context.event(
+                    .allow,
+                    .execute,
+                    "read",
+                    resource: "\(uri)",
+                    details: ["version": .int(document.version)]
+                )
             )
 
         case .list(let collection, let cursorText, let limit):
@@ -148,7 +162,10 @@ struct ToolExecutor: Sendable {
             let outcome = ToolOutcome.success([
                 "hits": .array(
                     hits.map {
-                        ["uri": .string($0.uri.description), "score": .double($0.score), "snippet": .string($0.snippet)]
+                        [
+                            "uri": .string($0.uri.description), "score": .double($0.score),
+                            "snippet": .string($0.snippet),
+                        ]
                     }
                 )
             ])
@@ -167,12 +184,19 @@ struct ToolExecutor: Sendable {
             )
 
         case .write(let uri, let content, let ifVersion):
-            if let reason = refusal(uri) { return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)")) }
+            if let reason = refusal(uri) {
+                return (.notFound, context.event(.deny, .access, reason, resource: "\(uri)"))
+            }
             guard try await admitted(["\(uri)"]).contains("\(uri)") else {
                 return (capReached, context.event(.deny, .context, "resource cap reached", resource: "\(uri)"))
             }
             do {
-                let write = try await documents.write(uri.collection, uri.id, bodyJSON: content.jsonText, ifVersion: ifVersion)
+                let write = try await documents.write(
+                    uri.collection,
+                    uri.id,
+                    bodyJSON: content.jsonText,
+                    ifVersion: ifVersion
+                )
                 return (
                     .success(["uri": .string(write.uri), "version": .int(write.version)]),
                     context.event(
@@ -199,7 +223,9 @@ struct ToolExecutor: Sendable {
                     .execute,
                     "queried",
                     resource: query.collection.rawValue,
-                    details: ["rows": .int(Int64(rows.count)), "withheld_by_cap": .int(Int64(found.count - rows.count))]
+                    details: [
+                        "rows": .int(Int64(rows.count)), "withheld_by_cap": .int(Int64(found.count - rows.count)),
+                    ]
                 )
             )
 
@@ -210,7 +236,12 @@ struct ToolExecutor: Sendable {
                     .failure(
                         "invalid argument \"scope\": \(pattern) is outside the current scope; a conversation can only narrow it"
                     ),
-                    context.event(.deny, .context, "scope widening refused", details: ["pattern": .string("\(pattern)")])
+                    context.event(
+                        .deny,
+                        .context,
+                        "scope widening refused",
+                        details: ["pattern": .string("\(pattern)")]
+                    )
                 )
             }
             let record = try await resolver.open(.handle, id: RandomHandle.make(), scope: patterns, purpose: purpose)
