@@ -11,6 +11,26 @@ public enum ToolCall: Sendable {
 
     public static let maxDocumentBytes = 1 << 20
 
+    /// The one document the call names, if any (for its resource rate limit).
+    public var resource: ResourceURI? {
+        switch self {
+        case .read(let uri), .write(let uri, _, _): uri
+        default: nil
+        }
+    }
+
+    /// The operation it is charged as (`rampart admin cost set`): its tool's name.
+    public var operation: String {
+        switch self {
+        case .read: ToolCatalog.readResource.name
+        case .list: ToolCatalog.listResources.name
+        case .search: ToolCatalog.searchResources.name
+        case .write: ToolCatalog.writeResource.name
+        case .query: ToolCatalog.executeQuery.name
+        case .openConversation: ToolCatalog.openConversation.name
+        }
+    }
+
     /// The parsed call and the `conversation` handle it names, if any.
     public static func parse(
         _ tool: ToolDefinition,

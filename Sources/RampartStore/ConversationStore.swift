@@ -47,6 +47,7 @@ public struct ConversationStore: Sendable {
                                                        coalesce(l.conversation_lifetime_seconds, 28800)))
             FROM (SELECT NULL) AS one
             LEFT JOIN rampart.tenant_limits l ON l.tenant_id = \(principal.tenant.rawValue)
+            ON CONFLICT (tenant_id, conversation_id) DO NOTHING
             RETURNING expires_at,
                 (SELECT coalesce(max(max_resources_per_conversation), 100) FROM rampart.tenant_limits
                  WHERE tenant_id = \(principal.tenant.rawValue))
@@ -62,7 +63,7 @@ public struct ConversationStore: Sendable {
                 maxResources: maxResources
             )
         }
-        throw RampartError.internal(detail: "conversation insert returned no row")
+        throw ConversationExists()
     }
 
     /// The live conversation `id` of this principal, its idle timer restarted; nil when it is
@@ -175,10 +176,19 @@ public struct ConversationStore: Sendable {
     }
 }
 
-/// What authentication needs to know about a tenant.
+/// `create` found the id taken (two first calls of one token racing to open its implicit
+/// conversation; random ids never collide).
+public struct ConversationExists: Error, Sendable {}
+
+/// What authentication and the rate limiter need to know about a tenant.
 public struct TenantAccess: Sendable, Equatable {
     public let active: Bool
     public let grantedScopes: Set<Scope>
+    /// Calls per minute: tenant, user, conversation, resource (CONTRACT.md §10 defaults).
+    public var tenantPerMinute = 1000
+    public var userPerMinute = 100
+    public var conversationPerMinute = 50
+    public var resourcePerMinute = 20
 
     /// The tenant's status and grants, read inside its own tenant transaction; nil when the
     /// tenant does not exist.
@@ -191,16 +201,22 @@ public struct TenantAccess: Sendable, Equatable {
             let rows = try await connection.query(
                 """
                 SELECT t.status, array(SELECT s.scope FROM rampart.tenant_scopes s
-                                       WHERE s.tenant_id = t.tenant_id ORDER BY s.scope)
-                FROM rampart.tenants t WHERE t.tenant_id = \(tenant.rawValue)
+                                       WHERE s.tenant_id = t.tenant_id ORDER BY s.scope),
+                       coalesce(l.tenant_per_minute, 1000), coalesce(l.user_per_minute, 100),
+                       coalesce(l.conversation_per_minute, 50), coalesce(l.resource_per_minute, 20)
+                FROM rampart.tenants t LEFT JOIN rampart.tenant_limits l ON l.tenant_id = t.tenant_id
+                WHERE t.tenant_id = \(tenant.rawValue)
                 """,
                 logger: logger
             )
-            for try await (status, scopes) in rows.decode((String, [String]).self) {
-                return TenantAccess(
-                    active: status == "active",
-                    grantedScopes: Set(scopes.compactMap(Scope.init(known:)))
+            for try await row in rows.decode((String, [String], Int, Int, Int, Int).self) {
+                var access = TenantAccess(
+                    active: row.0 == "active",
+                    grantedScopes: Set(row.1.compactMap(Scope.init(known:)))
                 )
+                (access.tenantPerMinute, access.userPerMinute) = (row.2, row.3)
+                (access.conversationPerMinute, access.resourcePerMinute) = (row.4, row.5)
+                return access
             }
             return nil
         }

@@ -114,6 +114,7 @@ public struct DatabaseURL: Sendable, CustomStringConvertible {
             )
         }
         configuration.options.maximumConnections = maxConnections
+        configuration.options.connectTimeout = .seconds(3)
         return configuration
     }
 

@@ -36,7 +36,13 @@ pg_up() {
     chmod 755 "$dir"
     [ "$(id -u)" = 0 ] && chown postgres: "$dir"
     (cd / && as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >/dev/null)
-    (cd / && as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    pg_start "$dir" "$port"
+}
+
+# pg_start DIR PORT: starts (again) the cluster pg_up made in DIR.
+pg_start() {
+    local dir=$1 port=$2
+    (cd / && as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200" \
         start >/dev/null)
 }

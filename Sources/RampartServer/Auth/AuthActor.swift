@@ -66,7 +66,11 @@ struct Authenticator: Sendable {
     let logger: Logger
 
     /// `authorization`: every Authorization header; `queryItems`: the request's query names.
-    func authenticate(authorization: [String], queryNames: [String]) async throws(AuthFailure) -> Principal {
+    /// The principal (its scopes narrowed to the tenant's grants) and the tenant's settings.
+    func authenticate(
+        authorization: [String],
+        queryNames: [String]
+    ) async throws(AuthFailure) -> (principal: Principal, tenant: TenantAccess) {
         if queryNames.contains(where: { ["access_token", "token", "bearer"].contains($0.lowercased()) }) {
             throw .invalid("token in the query string")
         }
@@ -114,6 +118,6 @@ struct Authenticator: Sendable {
                 tenant: principal.tenant
             )
         }
-        return principal.granted(access.grantedScopes)
+        return (principal.granted(access.grantedScopes), access)
     }
 }

@@ -36,7 +36,13 @@ struct ConversationResolver: Sendable {
         case .implicit:
             let id = implicitID
             if let existing = try await store.touch(.implicit, id: id) { return .found(existing) }
-            return .found(try await open(.implicit, id: id, scope: try await startingScope()))
+            do {
+                return .found(try await open(.implicit, id: id, scope: try await startingScope()))
+            } catch is ConversationExists {
+                // Another call of the same token opened it first (and has committed: the insert
+                // waited for it); use that one.
+                return try await store.touch(.implicit, id: id).map(Resolution.found) ?? .notFound
+            }
         }
     }
 
@@ -57,15 +63,18 @@ struct ConversationResolver: Sendable {
         purpose: String? = nil,
         protocolVersion: String? = nil
     ) async throws -> ConversationRecord {
-        let perMinute = try await store.creationLimitPerMinute()
-        if let wait = try await RateLimitStore.admit(
+        let cell = RateCell(
+            limit: "conversation_creation",
+            key: "conversation_creation:\(principal.issuer)\u{1F}\(principal.subject)",
+            perMinute: try await store.creationLimitPerMinute()
+        )
+        if let refusal = try await RateLimitStore.admit(
+            [cell],
             tenant: principal.tenant,
-            cell: "conversation_creation:\(principal.issuer)\u{1F}\(principal.subject)",
-            perMinute: perMinute,
             on: store.connection,
             logger: logger
         ) {
-            throw RateLimited(limit: "conversation_creation", retryAfterMs: wait)
+            throw RateLimited(limit: refusal.limit, retryAfterMs: refusal.retryAfterMs)
         }
         return try await store.create(
             kind,
@@ -78,7 +87,9 @@ struct ConversationResolver: Sendable {
 
     /// The token's implicit conversation: derived from its `jti` (else its hash) and the principal,
     /// so it is stable for the token and unguessable without it.
-    var implicitID: String {
+    var implicitID: String { Self.implicitID(of: principal) }
+
+    static func implicitID(of principal: Principal) -> String {
         let material = "implicit\u{0}\(principal.issuer)\u{0}\(principal.subject)\u{0}\(principal.tokenKey)"
         return Data(SHA256.hash(data: Array(material.utf8))).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")

@@ -36,7 +36,7 @@ struct ToolExecutor: Sendable {
                 let store = ConversationStore(connection: connection, principal: principal, logger: logger)
                 let resolver = ConversationResolver(store: store, principal: principal, logger: logger)
                 var context = context
-                let result: (ToolOutcome, AuditEvent)
+                var result: (ToolOutcome, AuditEvent)
                 if case .openConversation = call, handle == nil, sessionID == nil {
                     // Opening a conversation needs no implicit one: it narrows the starting scope.
                     result = try await execute(
@@ -61,6 +61,24 @@ struct ToolExecutor: Sendable {
                             context: context
                         )
                     }
+                }
+                if case .success = result.0 {
+                    // Charged only when the operation succeeded, in its transaction: a refusal
+                    // throws, the transaction rolls back, and nothing happened.
+                    let cost = try await BudgetStore.cost(
+                        of: call.operation,
+                        tenant: principal.tenant,
+                        on: connection,
+                        logger: logger
+                    )
+                    try await BudgetStore.debit(
+                        cost,
+                        tenant: principal.tenant,
+                        subject: principal.subject,
+                        on: connection,
+                        logger: logger
+                    )
+                    result.1.cost = cost
                 }
                 try await AuditStore.insert([result.1], on: connection, logger: logger)
                 return result

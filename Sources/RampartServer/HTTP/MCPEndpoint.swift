@@ -11,6 +11,8 @@ import RampartStore
 /// checks), then authentication on every request, then the era's session rules and dispatch.
 struct MCPEndpoint: Sendable {
     static let maxBodyBytes = 1 << 20
+    /// How long one request may take, database waits included.
+    static let deadline: Duration = .seconds(8)
 
     let configuration: ServerConfiguration
     let authenticator: Authenticator
@@ -20,21 +22,54 @@ struct MCPEndpoint: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/mcp") { request, context in
-            await measured { audit in await post(request, context: context, audit: &audit) }
+            await measured { audit in
+                var audit = audit
+                let response = await post(request, context: context, audit: &audit)
+                return (response, audit)
+            }
         }
         router.get("/mcp") { request, context in
-            await measured { audit in await withoutBody(request, context: context, isDelete: false, audit: &audit) }
+            await measured { audit in
+                var audit = audit
+                let response = await withoutBody(request, context: context, isDelete: false, audit: &audit)
+                return (response, audit)
+            }
         }
         router.delete("/mcp") { request, context in
-            await measured { audit in await withoutBody(request, context: context, isDelete: true, audit: &audit) }
+            await measured { audit in
+                var audit = audit
+                let response = await withoutBody(request, context: context, isDelete: true, audit: &audit)
+                return (response, audit)
+            }
         }
     }
 
-    /// Runs one request with a fresh audit context and counts it in the request metrics.
-    private func measured(_ handle: (inout RequestAudit) async -> Response) async -> Response {
+    /// Runs one request with a fresh audit context, within `deadline`, and counts it in the
+    /// request metrics. Past the deadline — the database unreachable, the pool exhausted — the
+    /// request is cancelled and answered 503: Rampart refuses rather than waits or admits.
+    private func measured(
+        _ handle: @escaping @Sendable (RequestAudit) async -> (Response, RequestAudit)
+    ) async -> Response {
         let start = ContinuousClock.now
-        var audit = RequestAudit(requestID: RandomHandle.make())
-        let response = await handle(&audit)
+        let initial = RequestAudit(requestID: RandomHandle.make())
+        let (response, audit) = await withTaskGroup(of: (Response, RequestAudit)?.self) { group in
+            group.addTask { await handle(initial) }
+            group.addTask {
+                try? await Task.sleep(for: Self.deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let finished = await group.next(), let result = finished { return result }
+            await self.audit.record(initial.deny(.execute, "deadline exceeded"))
+            var response = Response.json(
+                status: .serviceUnavailable,
+                JSONRPCError(.internalError, "service unavailable", data: ["requestId": .string(initial.requestID)])
+                    .body()
+            )
+            response.headers[.retryAfter] = "1"
+            response.headers[.requestID] = initial.requestID
+            return (response, initial)
+        }
         RampartMetrics.request(method: audit.method, status: response.status.code, duration: .now - start)
         return response
     }
@@ -86,8 +121,9 @@ struct MCPEndpoint: Sendable {
         }
 
         let principal: Principal
+        let tenant: TenantAccess
         switch await authenticate(request, id: message.requestID, audit: audit, logger: logger) {
-        case .success(let authenticated): principal = authenticated
+        case .success(let authenticated, let access): (principal, tenant) = (authenticated, access)
         case .failure(let refusal): return refusal
         }
         audit.authenticated(as: principal)
@@ -99,6 +135,7 @@ struct MCPEndpoint: Sendable {
                 message,
                 version: version,
                 principal: principal,
+                tenant: tenant,
                 request: request,
                 audit: audit,
                 logger: logger
@@ -112,6 +149,7 @@ struct MCPEndpoint: Sendable {
             let dispatcher = MCPDispatcher(
                 client: client,
                 principal: principal,
+                tenant: tenant,
                 era: era,
                 sessionID: nil,
                 audit: self.audit,
@@ -150,6 +188,7 @@ struct MCPEndpoint: Sendable {
         _ message: JSONRPCMessage,
         version: String,
         principal: Principal,
+        tenant: TenantAccess,
         request: Request,
         audit context: RequestAudit,
         logger: Logger
@@ -182,6 +221,7 @@ struct MCPEndpoint: Sendable {
         var reply = await MCPDispatcher(
             client: client,
             principal: principal,
+            tenant: tenant,
             era: .handshake(version: version),
             sessionID: sessionID,
             audit: audit,
@@ -221,7 +261,7 @@ struct MCPEndpoint: Sendable {
         audit.conversation = sessionID
         let principal: Principal
         switch await authenticate(request, id: nil, audit: audit, logger: context.logger) {
-        case .success(let authenticated): principal = authenticated
+        case .success(let authenticated, _): principal = authenticated
         case .failure(let refusal): return refusal
         }
         audit.authenticated(as: principal)
@@ -237,7 +277,7 @@ struct MCPEndpoint: Sendable {
     }
 
     private enum Authenticated {
-        case success(Principal)
+        case success(Principal, TenantAccess)
         case failure(Response)
     }
 
@@ -249,12 +289,11 @@ struct MCPEndpoint: Sendable {
         logger: Logger
     ) async -> Authenticated {
         do {
-            return .success(
-                try await authenticator.authenticate(
-                    authorization: request.headers[values: .authorization],
-                    queryNames: request.uri.queryParameters.map { String($0.key) }
-                )
+            let (principal, tenant) = try await authenticator.authenticate(
+                authorization: request.headers[values: .authorization],
+                queryNames: request.uri.queryParameters.map { String($0.key) }
             )
+            return .success(principal, tenant)
         } catch {
             logger.info("authentication refused", metadata: ["rampart.reason": .string(error.reason)])
             var context = context

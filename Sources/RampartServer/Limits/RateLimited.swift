@@ -1,5 +1,7 @@
+import Foundation
 import RampartCore
 import RampartMCP
+import RampartStore
 
 /// A refusal by a rate limit (CONTRACT.md §10): HTTP 429 with `Retry-After` and -32050 naming the
 /// limit, so an agent learns why and when to retry.
@@ -16,6 +18,22 @@ struct RateLimited: Error, Sendable, Equatable {
             id: id
         )
         let seconds = max(1, (retryAfterMs + 999) / 1000)
+        return MCPReply(status: 429, headers: ["Retry-After": String(seconds)], body: error.body())
+    }
+}
+
+/// A refusal by a daily budget: HTTP 429 until the next UTC midnight, -32051 naming the budget.
+struct BudgetExhausted: Sendable {
+    let refusal: BudgetRefusal
+
+    func reply(id: JSONRPCID?) -> MCPReply {
+        let error = JSONRPCError(
+            .budgetExhausted,
+            "budget exhausted: the \(refusal.budget) budget for today is spent",
+            data: ["budget": .string(refusal.budget), "resetsAt": .string(Timestamp.iso8601(refusal.resetsAt))],
+            id: id
+        )
+        let seconds = max(1, Int(refusal.resetsAt.timeIntervalSinceNow.rounded(.up)))
         return MCPReply(status: 429, headers: ["Retry-After": String(seconds)], body: error.body())
     }
 }

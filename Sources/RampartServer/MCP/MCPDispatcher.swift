@@ -13,6 +13,8 @@ struct MCPDispatcher: Sendable {
 
     let client: PostgresClient
     let principal: Principal
+    /// The tenant's settings (rate limits) as authentication read them.
+    let tenant: TenantAccess
     let era: ProtocolEra
     /// The handshake-era session of the request (already resumed), if any.
     let sessionID: String?
@@ -32,6 +34,15 @@ struct MCPDispatcher: Sendable {
             audit: audit,
             context: context
         )
+    }
+
+    private var rateGate: RateGate { RateGate(client: client, principal: principal, tenant: tenant, logger: logger) }
+
+    /// The conversation a call will run in, for its rate-limit cell.
+    private func conversationKey(handle: String?, opening: Bool) -> String? {
+        if let handle { return handle }
+        if let sessionID { return sessionID }
+        return opening ? nil : ConversationResolver.implicitID(of: principal)
     }
 
     func handle(_ request: JSONRPCRequest) async -> MCPReply {
@@ -83,6 +94,9 @@ struct MCPDispatcher: Sendable {
                 context.deny(.rate, "\(error.limit) limit", details: ["retry_after_ms": .int(error.retryAfterMs)])
             )
             return error.reply(id: request.id)
+        } catch let error as BudgetRefusal {
+            await audit.record(context.deny(.budget, "\(error.budget) budget exhausted"))
+            return BudgetExhausted(refusal: error).reply(id: request.id)
         } catch let error as InsufficientScope {
             await audit.record(
                 context.deny(
@@ -98,6 +112,20 @@ struct MCPDispatcher: Sendable {
         } catch {
             let mapped = DatabaseErrors.map(error)
             logger.error("request failed", metadata: ["error": "\(mapped.debugDescription)"])
+            if mapped.code == .unavailable {
+                // Limits, budgets and the audit trail live in the database: without it, refuse.
+                await audit.record(context.deny(.execute, "database unavailable"))
+                return MCPReply(
+                    status: 503,
+                    headers: ["Retry-After": "1"],
+                    body: JSONRPCError(
+                        .internalError,
+                        "service unavailable",
+                        data: ["requestId": .string(context.requestID)],
+                        id: request.id
+                    ).body()
+                )
+            }
             await audit.record(context.deny(.execute, "internal error"))
             return .error(
                 JSONRPCError(
@@ -147,6 +175,12 @@ struct MCPDispatcher: Sendable {
         let outcome: ToolOutcome
         do {
             let (call, conversation) = try ToolCall.parse(tool, arguments: arguments)
+            var opening = false
+            if case .openConversation = call { opening = true }
+            try await rateGate.admit(
+                conversation: conversationKey(handle: conversation, opening: opening),
+                resource: call.resource?.description
+            )
             outcome = try await executor.run(call, conversation: conversation)
         } catch let error as RampartError where error.code == .invalidArgument {
             await audit.record(context.deny(.sanitize, error.message))
@@ -176,6 +210,7 @@ struct MCPDispatcher: Sendable {
         let outcome: ToolOutcome
         do {
             let (call, _) = try ToolCall.parse(ToolCatalog.listResources, arguments: arguments)
+            try await rateGate.admit(conversation: conversationKey(handle: nil, opening: false), resource: nil)
             outcome = try await executor.run(call, conversation: nil)
         } catch let error as RampartError where error.code == .invalidArgument {
             throw JSONRPCError(.invalidParams, "invalid cursor")
@@ -201,6 +236,10 @@ struct MCPDispatcher: Sendable {
             let (call, _) = try ToolCall.parse(
                 ToolCatalog.readResource,
                 arguments: ["uri": request.params["uri"] ?? .null]
+            )
+            try await rateGate.admit(
+                conversation: conversationKey(handle: nil, opening: false),
+                resource: call.resource?.description
             )
             outcome = try await executor.run(call, conversation: nil)
         } catch let error as RampartError where error.code == .invalidArgument {
