@@ -42,17 +42,18 @@ import Testing
         }
     }
 
-    func debit(_ tenant: TenantID, _ cost: Int64) -> @Sendable (PostgresConnection) async throws -> Bool {
+    /// A `write_resource` charge: 2 units by default.
+    func debit(_ tenant: TenantID) -> @Sendable (PostgresConnection) async throws -> Bool {
         { connection in
             do {
-                try await BudgetStore.debit(
-                    cost,
+                let cost = try await BudgetStore.charge(
+                    "write_resource",
                     tenant: tenant,
                     subject: "alice",
                     on: connection,
                     logger: TestDatabase.logger
                 )
-                return true
+                return cost == 2
             } catch is BudgetRefusal {
                 return false
             }
@@ -75,8 +76,8 @@ import Testing
         let tenant = try await tenant(budget: budget)
         let (first, second) = try await interleave(
             tenant,
-            first: debit(tenant, 2),
-            second: debit(tenant, 2),
+            first: debit(tenant),
+            second: debit(tenant),
             ending: ending
         )
         #expect(first && second == secondPays)

@@ -53,6 +53,13 @@ import Testing
         await #expect(throws: AuthFailure.invalid("expired")) { try await verifier.verify(token, now: now() + 75) }
     }
 
+    @Test func fractionalNumericDatesAreAccepted() {
+        #expect(TokenVerifier.numericDate(.double(1_795_684_034.43)) == 1_795_684_034)
+        #expect(TokenVerifier.numericDate(.int(5)) == 5)
+        #expect(TokenVerifier.numericDate(.string("5")) == nil)
+        #expect(TokenVerifier.numericDate(.double(.infinity)) == nil)
+    }
+
     @Test func theAudienceMustBeThisServer() async throws {
         let token = try await mint(audience: "https://elsewhere.example/mcp")
         await #expect(throws: AuthFailure.invalid("audience is not this server")) {

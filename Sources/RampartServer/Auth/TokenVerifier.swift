@@ -79,10 +79,12 @@ struct TokenVerifier: Sendable {
             default: []
             }
         guard audiences.contains(audience) else { throw .invalid("audience is not this server") }
-        guard let expires = claims["exp"]?.intValue else { throw .invalid("no exp") }
+        guard let expires = claims["exp"].flatMap(Self.numericDate) else { throw .invalid("no exp") }
         guard now <= expires + Self.leeway else { throw .invalid("expired") }
         if let notBefore = claims["nbf"] {
-            guard let start = notBefore.intValue, start - Self.leeway <= now else { throw .invalid("not yet valid") }
+            guard let start = Self.numericDate(notBefore), start - Self.leeway <= now else {
+                throw .invalid("not yet valid")
+            }
         }
         guard let subject = claims["sub"]?.stringValue, !subject.isEmpty, subject.utf8.count <= 256,
             !subject.unicodeScalars.contains(where: TextSanitizer.isControl)
@@ -119,6 +121,15 @@ struct TokenVerifier: Sendable {
             conversationScope: conversationScope,
             expiresAt: expires
         )
+    }
+
+    /// A NumericDate (RFC 7519): seconds, possibly fractional (jwt-kit writes `exp` that way).
+    static func numericDate(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .int(let seconds): seconds
+        case .double(let seconds) where seconds.isFinite && abs(seconds) < 1e15: Int64(seconds.rounded(.down))
+        default: nil
+        }
     }
 
     /// Strict base64url without padding, as JWS requires.

@@ -65,20 +65,13 @@ struct ToolExecutor: Sendable {
                 if case .success = result.0 {
                     // Charged only when the operation succeeded, in its transaction: a refusal
                     // throws, the transaction rolls back, and nothing happened.
-                    let cost = try await BudgetStore.cost(
-                        of: call.operation,
-                        tenant: principal.tenant,
-                        on: connection,
-                        logger: logger
-                    )
-                    try await BudgetStore.debit(
-                        cost,
+                    result.1.cost = try await BudgetStore.charge(
+                        call.operation,
                         tenant: principal.tenant,
                         subject: principal.subject,
                         on: connection,
                         logger: logger
                     )
-                    result.1.cost = cost
                 }
                 try await AuditStore.insert([result.1], on: connection, logger: logger)
                 return result

@@ -4,10 +4,10 @@ import RampartCore
 import RampartStore
 
 /// The rate limits of one data call (CONTRACT.md §10): the tenant's cell, the user's, the
-/// conversation's and — for a call on one document — the resource's, decided together in one
-/// statement, in a short tenant transaction of their own: the cells' locks are held only for
-/// that statement, not for the whole call, and since the cells are UNLOGGED state the commit
-/// need not wait for a WAL flush.
+/// conversation's and — for a call on one document — the resource's, decided together by one
+/// statement in a transaction of its own: the cells' locks are held only for that statement, not
+/// for the whole call, and since the cells are UNLOGGED state the commit need not wait for a WAL
+/// flush.
 struct RateGate: Sendable {
     let client: PostgresClient
     let principal: Principal
@@ -42,9 +42,7 @@ struct RateGate: Sendable {
     func admit(conversation: String?, resource: String?) async throws {
         let cells = cells(conversation: conversation, resource: resource)
         let refusal = try await client.withMeteredConnection { connection in
-            try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
-                try await RateLimitStore.admit(cells, tenant: principal.tenant, on: connection, logger: logger)
-            }
+            try await RateLimitStore.admit(cells, tenant: principal.tenant, on: connection, logger: logger)
         }
         if let refusal { throw RateLimited(limit: refusal.limit, retryAfterMs: refusal.retryAfterMs) }
     }
