@@ -33,7 +33,10 @@ public enum BudgetStore {
         )
         for try await (cost, refused) in rows.decode((Int64, String?).self) {
             if let refused {
-                throw BudgetRefusal(budget: refused, resetsAt: try await nextUTCMidnight(on: connection, logger: logger))
+                throw BudgetRefusal(
+                    budget: refused,
+                    resetsAt: try await nextUTCMidnight(on: connection, logger: logger)
+                )
             }
             return cost
         }
