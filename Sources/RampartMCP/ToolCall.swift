@@ -19,6 +19,14 @@ public enum ToolCall: Sendable {
         }
     }
 
+    /// Whether its result carries document content (which redaction and detection then apply to).
+    public var returnsContent: Bool {
+        switch self {
+        case .read, .search, .query: true
+        case .list, .write, .openConversation: false
+        }
+    }
+
     /// The operation it is charged as (`rampart admin cost set`): its tool's name.
     public var operation: String {
         switch self {

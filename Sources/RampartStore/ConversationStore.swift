@@ -189,6 +189,10 @@ public struct TenantAccess: Sendable, Equatable {
     public var userPerMinute = 100
     public var conversationPerMinute = 50
     public var resourcePerMinute = 20
+    /// The tenant's redaction rules, every collection.
+    public var redactions: [RedactionRule] = []
+    /// Whether responses are scanned for PII and secrets (`rampart admin redact detect`).
+    public var piiDetection = false
 
     /// The tenant's status and grants, read inside its own tenant transaction; nil when the
     /// tenant does not exist.
@@ -203,22 +207,44 @@ public struct TenantAccess: Sendable, Equatable {
                 SELECT t.status, array(SELECT s.scope FROM rampart.tenant_scopes s
                                        WHERE s.tenant_id = t.tenant_id ORDER BY s.scope),
                        coalesce(l.tenant_per_minute, 1000), coalesce(l.user_per_minute, 100),
-                       coalesce(l.conversation_per_minute, 50), coalesce(l.resource_per_minute, 20)
+                       coalesce(l.conversation_per_minute, 50), coalesce(l.resource_per_minute, 20),
+                       coalesce(l.pii_detection, false)
                 FROM rampart.tenants t LEFT JOIN rampart.tenant_limits l ON l.tenant_id = t.tenant_id
                 WHERE t.tenant_id = \(tenant.rawValue)
                 """,
                 logger: logger
             )
-            for try await row in rows.decode((String, [String], Int, Int, Int, Int).self) {
+            var found: TenantAccess?
+            for try await row in rows.decode((String, [String], Int, Int, Int, Int, Bool).self) {
                 var access = TenantAccess(
                     active: row.0 == "active",
                     grantedScopes: Set(row.1.compactMap(Scope.init(known:)))
                 )
                 (access.tenantPerMinute, access.userPerMinute) = (row.2, row.3)
                 (access.conversationPerMinute, access.resourcePerMinute) = (row.4, row.5)
-                return access
+                access.piiDetection = row.6
+                found = access
             }
-            return nil
+            guard var access = found else { return nil }
+            let rules = try await connection.query(
+                """
+                SELECT collection, field, action, unless_scope FROM rampart.redaction_rules
+                WHERE tenant_id = \(tenant.rawValue) ORDER BY collection, field
+                """,
+                logger: logger
+            )
+            for try await (collection, field, action, unless) in rules.decode((String, String, String, String?).self) {
+                guard let action = RedactionRule.Action(rawValue: action) else { continue }
+                access.redactions.append(
+                    RedactionRule(
+                        collection: collection,
+                        field: field,
+                        action: action,
+                        unlessScope: unless.flatMap(Scope.init(known:))
+                    )
+                )
+            }
+            return access
         }
     }
 }

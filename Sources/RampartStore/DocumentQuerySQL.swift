@@ -5,8 +5,13 @@ import RampartCore
 /// documents. Only fixed SQL fragments are written here; field paths, values and labels are all
 /// bound parameters, so nothing a client sends is ever SQL text.
 enum DocumentQuerySQL {
-    static func compile(_ query: DocumentQuery, tenant: TenantID, scope: ScopeFilter) -> PostgresQuery {
-        var builder = Builder()
+    static func compile(
+        _ query: DocumentQuery,
+        tenant: TenantID,
+        scope: ScopeFilter,
+        scalarsOnly: Bool = false
+    ) -> PostgresQuery {
+        var builder = Builder(scalarsOnly: scalarsOnly)
         let tenantParameter = builder.bind(tenant.rawValue)
         let collectionParameter = builder.bind(query.collection.rawValue)
         var predicates = ["d.tenant_id = \(tenantParameter)", "d.collection = \(collectionParameter)"]
@@ -61,8 +66,13 @@ enum DocumentQuerySQL {
     }
 
     private struct Builder {
+        let scalarsOnly: Bool
         var binds = PostgresBindings()
         private var count = 0
+
+        init(scalarsOnly: Bool) {
+            self.scalarsOnly = scalarsOnly
+        }
 
         mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
             binds.append(value)
@@ -71,7 +81,9 @@ enum DocumentQuerySQL {
         }
 
         mutating func field(_ path: FieldPath) -> String {
-            "(d.body #> \(bind(path.segments))::text[])"
+            let value = "(d.body #> \(bind(path.segments))::text[])"
+            guard scalarsOnly else { return value }
+            return "(CASE WHEN jsonb_typeof(\(value)) IN ('object', 'array') THEN NULL ELSE \(value) END)"
         }
 
         mutating func json(_ value: JSONValue) -> String {

@@ -7,6 +7,8 @@ public struct SearchHit: Sendable, Equatable {
     public let uri: ResourceURI
     public let score: Double
     public let snippet: String
+    /// The whole document, for redaction and snippets rebuilt from what the caller may see.
+    public let bodyJSON: String
 }
 
 public struct DocumentPage: Sendable, Equatable {
@@ -104,7 +106,8 @@ public struct DocumentStore: Sendable {
                    ts_headline('english',
                        coalesce((SELECT string_agg(v #>> '{}', ' … ')
                                  FROM jsonb_path_query(d.body, 'strict $.** ? (@.type() == "string")') AS v), ''),
-                       q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2')
+                       q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2'),
+                   d.body::text
             FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q
             WHERE d.tenant_id = \(tenant.rawValue) AND d.search @@ q
               AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))
@@ -116,13 +119,15 @@ public struct DocumentStore: Sendable {
             logger: logger
         )
         var hits: [SearchHit] = []
-        for try await (collection, id, score, snippet) in rows.decode((String, String, Double, String).self) {
+        for try await (collection, id, score, snippet, body) in rows.decode(
+            (String, String, Double, String, String).self
+        ) {
             let uri = ResourceURI(
                 tenant: tenant,
                 collection: try CollectionName(validating: collection),
                 id: try DocumentID(validating: id)
             )
-            hits.append(SearchHit(uri: uri, score: score, snippet: snippet))
+            hits.append(SearchHit(uri: uri, score: score, snippet: snippet, bodyJSON: body))
         }
         return hits
     }
@@ -171,8 +176,14 @@ public struct DocumentStore: Sendable {
     }
 
     /// Runs a validated query; each row or group comes back as one JSON object.
-    public func query(_ query: DocumentQuery, within scope: ScopeFilter) async throws -> [JSONValue] {
-        let compiled = DocumentQuerySQL.compile(query, tenant: tenant, scope: scope)
+    /// With `scalarsOnly`, objects and arrays compare and group as null (redaction: they could
+    /// hold a hidden key).
+    public func query(
+        _ query: DocumentQuery,
+        within scope: ScopeFilter,
+        scalarsOnly: Bool = false
+    ) async throws -> [JSONValue] {
+        let compiled = DocumentQuerySQL.compile(query, tenant: tenant, scope: scope, scalarsOnly: scalarsOnly)
         var rows: [JSONValue] = []
         for try await text in try await connection.query(compiled, logger: logger).decode(String.self) {
             rows.append(try JSONParser.parse(text, maxDepth: 512))

@@ -190,7 +190,7 @@ public struct ProvisioningStore: Sendable {
 
     // MARK: - Helpers
 
-    private func run(_ query: PostgresQuery) async throws {
+    func run(_ query: PostgresQuery) async throws {
         do {
             try await connection.execute(query, logger: logger)
         } catch {

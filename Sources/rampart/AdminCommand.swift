@@ -9,7 +9,7 @@ struct AdminCommand: AsyncParsableCommand {
         abstract: "Provision tenants, scopes and documents (through the SQL functions of sql/).",
         subcommands: [
             TenantCommand.self, ScopeCommand.self, ResourceCommand.self, LimitsCommand.self, ConversationCommand.self,
-            BudgetCommand.self, CostCommand.self,
+            BudgetCommand.self, CostCommand.self, RedactCommand.self,
         ]
     )
 }

@@ -27,6 +27,10 @@ struct ToolExecutor: Sendable {
     let sessionID: String?
     let audit: AuditActor
     let context: RequestAudit
+    /// The tenant's redaction rules (from the tenant cache; a NOTIFY refreshes them).
+    let redactions: [RedactionRule]
+    /// Whether the tenant has PII and secret detection on.
+    let detection: Bool
 
     func run(_ call: ToolCall, conversation handle: String?) async throws -> ToolOutcome {
         let reference: ConversationReference =
@@ -59,6 +63,18 @@ struct ToolExecutor: Sendable {
                             resolver: resolver,
                             connection: connection,
                             context: context
+                        )
+                    }
+                }
+                if detection, case .success(let value) = result.0, call.returnsContent {
+                    // The tenant opted in: PII and secrets in what goes out are masked and counted.
+                    let (scanned, found) = PIIDetector().scan(value)
+                    result.0 = .success(scanned)
+                    if !found.isEmpty {
+                        result.1.details["detected"] = .object(
+                            Dictionary(
+                                uniqueKeysWithValues: found.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) }
+                            )
                         )
                     }
                 }
@@ -107,6 +123,10 @@ struct ToolExecutor: Sendable {
             guard let conversation else { return Set(uris) }
             return try await resolver.store.admit(uris, to: conversation)
         }
+        /// The caller's view of a collection under the tenant's redaction rules.
+        func redactor(_ collection: String) -> Redactor {
+            Redactor(rules: redactions, collection: collection, scopes: principal.scopes)
+        }
         let capReached = ToolOutcome.failure(
             "conversation resource limit reached: open a new conversation for other resources"
         )
@@ -122,14 +142,15 @@ struct ToolExecutor: Sendable {
             guard try await admitted(["\(uri)"]).contains("\(uri)") else {
                 return (capReached, context.event(.deny, .context, "resource cap reached", resource: "\(uri)"))
             }
+            let (shown, redacted) = try Self.documentJSON(document, redactor: redactor(uri.collection.rawValue))
             return (
-                .success(try Self.documentJSON(document)),
+                .success(shown),
                 context.event(
                     .allow,
                     .execute,
                     "read",
                     resource: "\(uri)",
-                    details: ["version": .int(document.version)]
+                    details: ["version": .int(document.version), "redacted": .int(Int64(redacted))]
                 )
             )
 
@@ -167,14 +188,27 @@ struct ToolExecutor: Sendable {
             )
 
         case .search(let text, let collection, let limit):
-            let found = try await documents.search(text, collection: collection, limit: limit, within: filter)
-            let allowed = try await admitted(found.map(\.uri.description))
-            let hits = found.filter { allowed.contains($0.uri.description) }
+            // Where a collection has rules for this caller, the snippet is rebuilt from the redacted
+            // document, and a hit that matched only hidden text is dropped (no search oracle).
+            var visible: [(hit: SearchHit, snippet: String)] = []
+            var redacted = 0
+            for hit in try await documents.search(text, collection: collection, limit: limit, within: filter) {
+                let redactor = redactor(hit.uri.collection.rawValue)
+                guard !redactor.isEmpty else {
+                    visible.append((hit, hit.snippet))
+                    continue
+                }
+                let (shown, count) = redactor.apply(try JSONParser.parse(hit.bodyJSON, maxDepth: 512))
+                redacted += count
+                if let snippet = Snippet.make(from: shown, query: text) { visible.append((hit, snippet)) }
+            }
+            let allowed = try await admitted(visible.map(\.hit.uri.description))
+            let hits = visible.filter { allowed.contains($0.hit.uri.description) }
             let outcome = ToolOutcome.success([
                 "hits": .array(
                     hits.map {
                         [
-                            "uri": .string($0.uri.description), "score": .double($0.score),
+                            "uri": .string($0.hit.uri.description), "score": .double($0.hit.score),
                             "snippet": .string($0.snippet),
                         ]
                     }
@@ -188,8 +222,8 @@ struct ToolExecutor: Sendable {
                     "searched",
                     resource: collection?.rawValue,
                     details: [
-                        "hits": .int(Int64(hits.count)), "withheld_by_cap": .int(Int64(found.count - hits.count)),
-                        "query_length": .int(Int64(text.count)),
+                        "hits": .int(Int64(hits.count)), "withheld_by_cap": .int(Int64(visible.count - hits.count)),
+                        "query_length": .int(Int64(text.count)), "redacted": .int(Int64(redacted)),
                     ]
                 )
             )
@@ -223,10 +257,21 @@ struct ToolExecutor: Sendable {
             }
 
         case .query(let query):
-            let found = try await documents.query(query, within: filter)
+            let redactor = redactor(query.collection.rawValue)
+            if let hidden = query.fieldsUsed.first(where: redactor.conceals) {
+                return (
+                    .failure("invalid argument: field \"\(hidden)\" is not visible to you and cannot be queried"),
+                    context.event(.deny, .sanitize, "query on a redacted field", resource: query.collection.rawValue)
+                )
+            }
+            let found = try await documents.query(query, within: filter, scalarsOnly: redactor.comparesScalarsOnly)
             let uris = found.compactMap { $0["uri"]?.stringValue }
             let allowed = try await admitted(uris)
-            let rows = found.filter { row in row["uri"]?.stringValue.map(allowed.contains) ?? true }
+            let rows = found.filter { row in row["uri"]?.stringValue.map(allowed.contains) ?? true }.map { row in
+                guard case .object(var members) = row, let content = members["content"] else { return row }
+                members["content"] = redactor.apply(content).value
+                return .object(members)
+            }
             return (
                 .success(["rows": .array(rows)]),
                 context.event(
@@ -274,13 +319,17 @@ struct ToolExecutor: Sendable {
         }
     }
 
-    static func documentJSON(_ document: StoredDocument) throws -> JSONValue {
-        [
+    /// `{uri, version, updatedAt, content}`, the content as `redactor` lets the caller see it,
+    /// with how many fields were hidden.
+    static func documentJSON(_ document: StoredDocument, redactor: Redactor) throws -> (JSONValue, Int) {
+        let (content, redacted) = redactor.apply(try JSONParser.parse(document.bodyJSON, maxDepth: 512))
+        let json: JSONValue = [
             "uri": .string(document.uri.description),
             "version": .int(document.version),
             "updatedAt": .string(Timestamp.iso8601(document.updatedAt)),
-            "content": try JSONParser.parse(document.bodyJSON, maxDepth: 512),
+            "content": content,
         ]
+        return (json, redacted)
     }
 
     static func summaryJSON(_ summary: DocumentSummary) -> JSONValue {

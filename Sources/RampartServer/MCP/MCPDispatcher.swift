@@ -32,7 +32,9 @@ struct MCPDispatcher: Sendable {
             logger: logger,
             sessionID: sessionID,
             audit: audit,
-            context: context
+            context: context,
+            redactions: tenant.redactions,
+            detection: tenant.piiDetection
         )
     }
 
