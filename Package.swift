@@ -10,7 +10,10 @@ let package = Package(
     name: "rampart",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "rampart", targets: ["rampart"])
+        .executable(name: "rampart", targets: ["rampart"]),
+        // For the fuzzing package in Fuzz/, which builds these with libFuzzer.
+        .library(name: "RampartCore", targets: ["RampartCore"]),
+        .library(name: "RampartMCP", targets: ["RampartMCP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

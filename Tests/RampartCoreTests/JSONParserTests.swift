@@ -39,6 +39,13 @@ import Testing
         #expect(throws: RampartError.self) { try JSONParser.parse(String(repeating: "[", count: 100_000)) }
     }
 
+    /// Found by FuzzJSONRPC: an integral floating-point number was written as an integer.
+    @Test func integralDoublesStayDoubles() throws {
+        let value = try JSONParser.parse("[-2.5e3, 3, 1e2]")
+        #expect(value == [.double(-2500), .int(3), .double(100)])
+        #expect(try JSONParser.parse(value.jsonText) == value)
+    }
+
     @Test func writerRoundTripsWithSortedKeysAndEscapes() throws {
         let value: JSONValue = ["b": "tab\there \"q\" \u{01}", "a": [1, .double(2.5), .null], "c": ["z": true]]
         let text = value.jsonText

@@ -39,7 +39,8 @@ public enum JSONWriter {
             return
         }
         if double == double.rounded(.towardZero), abs(double) < 1e15 {
-            output += String(Int64(double))
+            // Written with a fraction so it parses back as the same (floating-point) value.
+            output += String(Int64(double)) + ".0"
         } else {
             output += "\(double)"
         }

@@ -9,7 +9,6 @@ import RampartCore
 struct TokenVerifier: Sendable {
     static let allowedAlgorithms: Set<String> = ["HS256", "RS256", "ES256", "EdDSA"]
     static let leeway: Int64 = 60
-    static let maxTokenBytes = 8192
 
     let issuers: Set<String>
     let audience: String
@@ -32,14 +31,9 @@ struct TokenVerifier: Sendable {
     }
 
     func verify(_ token: String, now: Int64) async throws(AuthFailure) -> Principal {
-        guard token.utf8.count <= Self.maxTokenBytes else { throw .invalid("token too large") }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerBytes = Self.base64URL(parts[0]), let payloadBytes = Self.base64URL(parts[1]),
-            let signature = Self.base64URL(parts[2])
-        else { throw .invalid("not a compact JWS") }
-        guard let header = try? JSONParser.parse(headerBytes, maxDepth: 4).objectValue else {
-            throw .invalid("malformed header")
-        }
+        let jws: CompactJWS
+        do { jws = try CompactJWS(parsing: token) } catch { throw .invalid(error.message) }
+        let header = jws.header
         guard let alg = header["alg"]?.stringValue, Self.allowedAlgorithms.contains(alg) else {
             throw .invalid("algorithm not allowed")
         }
@@ -58,10 +52,9 @@ struct TokenVerifier: Sendable {
             key = await jwks.algorithm(kid: kid, alg: alg)
         }
         guard let key else { throw .invalid("no key for this token") }
-        let signingInput = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
-        guard (try? key.verify(signature, signs: signingInput)) == true else { throw .invalid("bad signature") }
+        guard (try? key.verify(jws.signature, signs: jws.signingInput)) == true else { throw .invalid("bad signature") }
 
-        guard let claims = try? JSONParser.parse(payloadBytes, maxDepth: 8).objectValue else {
+        guard let claims = try? JSONParser.parse(jws.payload, maxDepth: 8).objectValue else {
             throw .invalid("malformed claims")
         }
         return try principal(from: claims, token: token, now: now)
@@ -130,18 +123,5 @@ struct TokenVerifier: Sendable {
         case .double(let seconds) where seconds.isFinite && abs(seconds) < 1e15: Int64(seconds.rounded(.down))
         default: nil
         }
-    }
-
-    /// Strict base64url without padding, as JWS requires.
-    static func base64URL(_ part: Substring) -> [UInt8]? {
-        guard !part.isEmpty,
-            part.utf8.allSatisfy({ b in
-                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2D
-                    || b == 0x5F
-            })
-        else { return nil }
-        var text = part.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text += String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
-        return Data(base64Encoded: text).map(Array.init)
     }
 }

@@ -23,7 +23,7 @@ struct ResourceCursor: Sendable, Equatable {
     /// The cursor, if it is one this tenant got for this listing.
     init(decoding raw: String, tenant: TenantID, collection: CollectionName?) throws(RampartError) {
         let invalid = ArgumentReader.invalid("cursor", "not a cursor from this listing")
-        guard let bytes = TokenVerifier.base64URL(Substring(raw)),
+        guard let bytes = CompactJWS.base64URL(Substring(raw)),
             let payload = try? JSONParser.parse(bytes, maxDepth: 3),
             payload["t"]?.stringValue == tenant.rawValue, payload["c"]?.stringValue == collection?.rawValue,
             let after = payload["a"]?.arrayValue, after.count == 2,
