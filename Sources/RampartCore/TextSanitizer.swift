@@ -7,6 +7,32 @@ public enum TextSanitizer {
         return String(scalars)
     }
 
+    /// Document content keeps tab and newline; every other control or invisible character goes,
+    /// in values and keys, at any depth.
+    public static func document(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text): .string(documentText(text))
+        case .array(let elements): .array(elements.map(document))
+        case .object(let members):
+            .object(
+                Dictionary(
+                    members.map { (documentText($0.key), document($0.value)) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+            )
+        default: value
+        }
+    }
+
+    static func documentText(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars where !isControl(scalar) || scalar == "\t" || scalar == "\n" {
+            scalars.append(scalar)
+        }
+        return String(scalars)
+    }
+
     /// C0, DEL, C1, and the invisible format characters used for smuggling (bidi overrides,
     /// zero-width characters, Unicode tag characters).
     public static func isControl(_ scalar: Unicode.Scalar) -> Bool {

@@ -44,6 +44,9 @@ public enum ToolCall: Sendable {
         _ tool: ToolDefinition,
         arguments: [String: JSONValue]
     ) throws(RampartError) -> (call: ToolCall, conversation: String?) {
+        // The published schema first, by the generic validator: what clients read is what is checked.
+        // The typed parsing below adds what a schema cannot say (URI grammar, query semantics).
+        try SchemaValidator.validate(.object(arguments), against: tool.inputSchema)
         let reader = try ArgumentReader(arguments, allowed: tool.argumentNames)
         let conversation = try reader.string("conversation", maxLength: 128)
         if let conversation, !ConversationHandle.isWellFormed(conversation) {
@@ -74,10 +77,9 @@ public enum ToolCall: Sendable {
             guard let content = try reader.object("content") else {
                 throw ArgumentReader.invalid("content", "required")
             }
-            let document = JSONValue.object(content)
-            guard !document.containsNUL else {
-                throw ArgumentReader.invalid("content", "a string or key contains U+0000, which documents cannot hold")
-            }
+            // Control and invisible characters go (tab and newline stay); U+0000 goes with them,
+            // which PostgreSQL's jsonb could not store anyway.
+            let document = TextSanitizer.document(.object(content))
             guard document.jsonText.utf8.count <= maxDocumentBytes else {
                 throw ArgumentReader.invalid("content", "larger than 1 MiB")
             }
@@ -122,17 +124,5 @@ public enum ConversationHandle {
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F
                     || b == 0x2D
             }
-    }
-}
-
-extension JSONValue {
-    /// Whether any string or key holds U+0000 (PostgreSQL's jsonb cannot store it).
-    var containsNUL: Bool {
-        switch self {
-        case .string(let text): text.utf8.contains(0)
-        case .array(let elements): elements.contains { $0.containsNUL }
-        case .object(let members): members.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
-        default: false
-        }
     }
 }

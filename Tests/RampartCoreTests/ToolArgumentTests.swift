@@ -74,16 +74,16 @@ import Testing
 
         var badField = valid
         badField["group_by"] = ["region; drop"]
-        #expect(failure(ToolCatalog.executeQuery, badField)?.hasPrefix(#"invalid argument "group_by""#) == true)
+        #expect(failure(ToolCatalog.executeQuery, badField)?.hasPrefix(#"invalid argument "group_by"#) == true)
         var badOp = valid
         badOp["where"] = [["field": "a", "op": "like", "value": "x"]]
-        #expect(failure(ToolCatalog.executeQuery, badOp)?.hasPrefix(#"invalid argument "where""#) == true)
+        #expect(failure(ToolCatalog.executeQuery, badOp)?.hasPrefix(#"invalid argument "where"#) == true)
         var badOrder = valid
         badOrder["order_by"] = ["amount"]
-        #expect(failure(ToolCatalog.executeQuery, badOrder)?.hasPrefix(#"invalid argument "order_by""#) == true)
+        #expect(failure(ToolCatalog.executeQuery, badOrder)?.hasPrefix(#"invalid argument "order_by"#) == true)
         var sumWithoutField = valid
         sumWithoutField["aggregate"] = [["fn": "sum"]]
-        #expect(failure(ToolCatalog.executeQuery, sumWithoutField)?.hasPrefix(#"invalid argument "aggregate""#) == true)
+        #expect(failure(ToolCatalog.executeQuery, sumWithoutField)?.hasPrefix(#"invalid argument "aggregate"#) == true)
     }
 
     @Test func visibleToolsFollowScopes() {
@@ -110,18 +110,66 @@ import Testing
 }
 
 @Suite struct DocumentContentTests {
-    @Test func nulCharactersAreRefusedByName() {
-        #expect(throws: RampartError.self) {
-            try ToolCall.parse(
-                ToolCatalog.writeResource,
-                arguments: ["uri": "tenant://a/b/c", "content": ["k": "a\u{0}b"]]
-            )
+    @Test func controlCharactersLeaveDocumentsButTabsAndNewlinesStay() throws {
+        let (call, _) = try ToolCall.parse(
+            ToolCatalog.writeResource,
+            arguments: [
+                "uri": "tenant://a/b/c", "content": ["k\u{0}": "a\u{0}b\tc\nd\u{202E}e", "n": [["x": "\u{7}"]]],
+            ]
+        )
+        guard case .write(_, let content, _) = call else {
+            Issue.record("not a write")
+            return
         }
-        #expect(throws: RampartError.self) {
-            try ToolCall.parse(
-                ToolCatalog.writeResource,
-                arguments: ["uri": "tenant://a/b/c", "content": ["a\u{0}": 1]]
-            )
+        #expect(content == ["k": "ab\tc\nde", "n": [["x": ""]]])
+    }
+}
+
+@Suite struct SchemaValidatorTests {
+    func problem(_ tool: ToolDefinition, _ arguments: [String: JSONValue]) -> String? {
+        do {
+            try SchemaValidator.validate(.object(arguments), against: tool.inputSchema)
+            return nil
+        } catch {
+            return error.message
         }
+    }
+
+    @Test func thePublishedSchemaIsWhatIsEnforced() {
+        #expect(problem(ToolCatalog.readResource, ["uri": "tenant://a/b/c"]) == nil)
+        #expect(
+            problem(ToolCatalog.readResource, ["uri": "tenant://A/b/c"])?.hasPrefix(
+                #"invalid argument "uri": does not match"#
+            ) == true
+        )
+        #expect(problem(ToolCatalog.listResources, ["limit": 101]) == #"invalid argument "limit": must be at most 100"#)
+        #expect(problem(ToolCatalog.listResources, ["limit": "5"]) == #"invalid argument "limit": expected an integer"#)
+        #expect(
+            problem(ToolCatalog.searchResources, ["query": ""])
+                == #"invalid argument "query": shorter than 1 characters"#
+        )
+        #expect(
+            problem(ToolCatalog.writeResource, ["uri": "tenant://a/b/c"]) == #"invalid argument "content": required"#
+        )
+        #expect(problem(ToolCatalog.writeResource, ["uri": "tenant://a/b/c", "content": [:], "if_version": -1]) != nil)
+        #expect(
+            problem(
+                ToolCatalog.executeQuery,
+                ["collection": "s", "where": [["field": "a", "op": "like", "value": 1]]]
+            )
+                == #"invalid argument "where[0].op": must be one of eq, ne, lt, le, gt, ge, contains, in"#
+        )
+        #expect(problem(ToolCatalog.executeQuery, ["collection": "s", "where": [["field": "a", "op": "eq"]]]) != nil)
+        #expect(
+            problem(
+                ToolCatalog.executeQuery,
+                ["collection": "s", "order_by": ["-a", ["field": "b", "direction": "up"]]]
+            ) != nil
+        )
+        #expect(problem(ToolCatalog.executeQuery, ["collection": "s", "order_by": ["-a", ["field": "b"]]]) == nil)
+        #expect(
+            problem(ToolCatalog.openConversation, ["scope": []])
+                == #"invalid argument "scope": needs at least 1 entries"#
+        )
     }
 }
