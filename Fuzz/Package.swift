@@ -8,13 +8,15 @@ let package = Package(
     name: "rampart-fuzz",
     platforms: [.macOS(.v15)],
     dependencies: [.package(name: "rampart", path: "..")],
-    targets: fuzzTargets.map { name in
-        .executableTarget(
-            name: name,
-            dependencies: [
-                .product(name: "RampartCore", package: "rampart"),
-                .product(name: "RampartMCP", package: "rampart"),
-            ]
-        )
-    }
+    targets: [.target(name: "FuzzDriver")]
+        + fuzzTargets.map { name in
+            .executableTarget(
+                name: name,
+                dependencies: [
+                    .byName(name: "FuzzDriver"),
+                    .product(name: "RampartCore", package: "rampart"),
+                    .product(name: "RampartMCP", package: "rampart"),
+                ]
+            )
+        }
 )
