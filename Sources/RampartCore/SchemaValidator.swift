@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Checks a value against the JSON Schema subset Rampart's tool schemas use — `type`,
 /// `properties`, `required`, `additionalProperties: false`, `pattern`, `minLength`/`maxLength`,
 /// `minimum`/`maximum`, `enum`, `items`, `minItems`/`maxItems`, `anyOf` — so the schema a client
@@ -5,6 +7,21 @@
 public enum SchemaValidator {
     public static func validate(_ value: JSONValue, against schema: JSONValue) throws(RampartError) {
         try check(value, schema, path: "")
+    }
+
+    /// Compiles every pattern of `schema` now rather than on first use (start-up; fuzzing, where
+    /// a cache filled during one input would look like a leak). False when a pattern is invalid.
+    @discardableResult
+    public static func precompile(_ schema: JSONValue) -> Bool {
+        switch schema {
+        case .object(let members):
+            let own = members["pattern"]?.stringValue.map { compiled($0) != nil } ?? true
+            return members.values.map(precompile).allSatisfy { $0 } && own
+        case .array(let elements):
+            return elements.map(precompile).allSatisfy { $0 }
+        default:
+            return true
+        }
     }
 
     private static func fail(_ path: String, _ problem: String) -> RampartError {
@@ -33,7 +50,7 @@ public enum SchemaValidator {
             }
             if let pattern = schema["pattern"]?.stringValue {
                 // JSON Schema patterns search; Rampart's are all anchored with ^…$.
-                guard let regex = try? Regex(pattern), text.firstMatch(of: regex) != nil else {
+                guard let regex = compiled(pattern), text.firstMatch(of: regex) != nil else {
                     throw fail(path, "does not match the pattern \(pattern)")
                 }
             }
@@ -70,6 +87,22 @@ public enum SchemaValidator {
         default:
             break
         }
+    }
+
+    /// The tool schemas' patterns, compiled once each (every call checks several). A compiled
+    /// `Regex` is immutable; the box only tells the compiler so.
+    private final class Compiled: @unchecked Sendable {
+        let regex: Regex<AnyRegexOutput>
+        init(_ regex: Regex<AnyRegexOutput>) { self.regex = regex }
+    }
+    private static let cache = Mutex<[String: Compiled]>([:])
+
+    private static func compiled(_ pattern: String) -> Regex<AnyRegexOutput>? {
+        if let hit = cache.withLock({ $0[pattern] }) { return hit.regex }
+        guard let regex = try? Regex(pattern) else { return nil }
+        let entry = Compiled(regex)
+        cache.withLock { $0[pattern] = entry }
+        return regex
     }
 
     private static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }

@@ -42,11 +42,6 @@ public struct ScopePattern: Sendable, Hashable, CustomStringConvertible {
         uri.tenant == tenant && (collection.map { $0 == uri.collection } ?? true) && (id.map { $0 == uri.id } ?? true)
     }
 
-    /// Whether every collection listing of `collection` could fall under this pattern.
-    public func covers(collection other: CollectionName?) -> Bool {
-        collection == nil || collection == other
-    }
-
     /// Whether this pattern admits nothing that `other` does not.
     public func isWithin(_ other: ScopePattern) -> Bool {
         guard tenant == other.tenant else { return false }

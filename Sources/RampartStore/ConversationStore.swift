@@ -136,29 +136,6 @@ public struct ConversationStore: Sendable {
         return known.union(fresh)
     }
 
-    /// The tenant's default scope for new conversations; nil means the whole tenant.
-    public func defaultScope() async throws -> [String]? {
-        let rows = try await connection.query(
-            "SELECT default_scope FROM rampart.tenant_limits WHERE tenant_id = \(principal.tenant.rawValue)",
-            logger: logger
-        )
-        for try await scope in rows.decode([String]?.self) { return scope }
-        return nil
-    }
-
-    /// How many conversations one user of the tenant may open per minute.
-    public func creationLimitPerMinute() async throws -> Int {
-        let rows = try await connection.query(
-            """
-            SELECT conversations_per_user_per_minute FROM rampart.tenant_limits
-            WHERE tenant_id = \(principal.tenant.rawValue)
-            """,
-            logger: logger
-        )
-        for try await limit in rows.decode(Int.self) { return limit }
-        return 5
-    }
-
     /// Ends a live conversation of this principal; false when there was none to end.
     public func end(_ kind: Kind, id: String) async throws -> Bool {
         let rows = try await connection.query(
@@ -179,72 +156,3 @@ public struct ConversationStore: Sendable {
 /// `create` found the id taken (two first calls of one token racing to open its implicit
 /// conversation; random ids never collide).
 public struct ConversationExists: Error, Sendable {}
-
-/// What authentication and the rate limiter need to know about a tenant.
-public struct TenantAccess: Sendable, Equatable {
-    public let active: Bool
-    public let grantedScopes: Set<Scope>
-    /// Calls per minute: tenant, user, conversation, resource (CONTRACT.md §10 defaults).
-    public var tenantPerMinute = 1000
-    public var userPerMinute = 100
-    public var conversationPerMinute = 50
-    public var resourcePerMinute = 20
-    /// The tenant's redaction rules, every collection.
-    public var redactions: [RedactionRule] = []
-    /// Whether responses are scanned for PII and secrets (`rampart admin redact detect`).
-    public var piiDetection = false
-
-    /// The tenant's status and grants, read inside its own tenant transaction; nil when the
-    /// tenant does not exist.
-    public static func load(
-        _ tenant: TenantID,
-        on connection: PostgresConnection,
-        logger: Logger
-    ) async throws -> TenantAccess? {
-        try await connection.withTenantTransaction(tenant, logger: logger) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT t.status, array(SELECT s.scope FROM rampart.tenant_scopes s
-                                       WHERE s.tenant_id = t.tenant_id ORDER BY s.scope),
-                       coalesce(l.tenant_per_minute, 1000), coalesce(l.user_per_minute, 100),
-                       coalesce(l.conversation_per_minute, 50), coalesce(l.resource_per_minute, 20),
-                       coalesce(l.pii_detection, false)
-                FROM rampart.tenants t LEFT JOIN rampart.tenant_limits l ON l.tenant_id = t.tenant_id
-                WHERE t.tenant_id = \(tenant.rawValue)
-                """,
-                logger: logger
-            )
-            var found: TenantAccess?
-            for try await row in rows.decode((String, [String], Int, Int, Int, Int, Bool).self) {
-                var access = TenantAccess(
-                    active: row.0 == "active",
-                    grantedScopes: Set(row.1.compactMap(Scope.init(known:)))
-                )
-                (access.tenantPerMinute, access.userPerMinute) = (row.2, row.3)
-                (access.conversationPerMinute, access.resourcePerMinute) = (row.4, row.5)
-                access.piiDetection = row.6
-                found = access
-            }
-            guard var access = found else { return nil }
-            let rules = try await connection.query(
-                """
-                SELECT collection, field, action, unless_scope FROM rampart.redaction_rules
-                WHERE tenant_id = \(tenant.rawValue) ORDER BY collection, field
-                """,
-                logger: logger
-            )
-            for try await (collection, field, action, unless) in rules.decode((String, String, String, String?).self) {
-                guard let action = RedactionRule.Action(rawValue: action) else { continue }
-                access.redactions.append(
-                    RedactionRule(
-                        collection: collection,
-                        field: field,
-                        action: action,
-                        unlessScope: unless.flatMap(Scope.init(known:))
-                    )
-                )
-            }
-            return access
-        }
-    }
-}

@@ -7,7 +7,7 @@ public struct SearchHit: Sendable, Equatable {
     public let uri: ResourceURI
     public let score: Double
     public let snippet: String
-    /// The whole document, for redaction and snippets rebuilt from what the caller may see.
+    /// The whole document when asked for (`withBodies`), else empty.
     public let bodyJSON: String
 }
 
@@ -94,20 +94,23 @@ public struct DocumentStore: Sendable {
 
     /// Full-text search over the documents' string values, best match first, with a highlighted
     /// snippet built from those values only (never keys or JSON punctuation).
+    /// With `withBodies`, each hit carries its document instead of a snippet (the caller builds
+    /// the snippet from what redaction leaves); otherwise PostgreSQL highlights the snippet.
     public func search(
         _ text: String,
         collection: CollectionName?,
         limit: Int,
-        within scope: ScopeFilter
+        within scope: ScopeFilter,
+        withBodies: Bool = false
     ) async throws -> [SearchHit] {
         let rows = try await connection.query(
             """
             SELECT d.collection, d.id, ts_rank(d.search, q)::float8,
-                   ts_headline('english',
+                   CASE WHEN \(withBodies) THEN '' ELSE ts_headline('english',
                        coalesce((SELECT string_agg(v #>> '{}', ' … ')
                                  FROM jsonb_path_query(d.body, 'strict $.** ? (@.type() == "string")') AS v), ''),
-                       q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2'),
-                   d.body::text
+                       q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2') END,
+                   CASE WHEN \(withBodies) THEN d.body::text ELSE '' END
             FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q
             WHERE d.tenant_id = \(tenant.rawValue) AND d.search @@ q
               AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))

@@ -14,6 +14,7 @@ import Testing
 
     @Test func everyToolSchemaIsStrict() {
         for tool in ToolCatalog.all {
+            #expect(SchemaValidator.precompile(tool.inputSchema), "\(tool.name) has an invalid pattern")
             #expect(tool.inputSchema["additionalProperties"] == false)
             #expect(Set(tool.required).isSubset(of: tool.argumentNames))
         }

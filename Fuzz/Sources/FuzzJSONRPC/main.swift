@@ -1,3 +1,6 @@
 import FuzzDriver
+import RampartCore
+import RampartMCP
 
+ToolCatalog.all.forEach { SchemaValidator.precompile($0.inputSchema) }
 runFuzzer()

@@ -1,3 +1,5 @@
 import FuzzDriver
+import RampartCore
 
+PIIDetector.precompile()
 runFuzzer()

@@ -8,6 +8,16 @@ public struct PIIDetector: Sendable {
 
     public init() {}
 
+    /// Compiles the patterns now rather than on first use.
+    public static func precompile() { _ = compiled.count }
+
+    /// Compiled once: detection runs on every string of every response of an opted-in tenant.
+    nonisolated(unsafe) private static let compiled: [(Kind, Regex<AnyRegexOutput>)] = patterns.compactMap {
+        kind,
+        pattern in
+        (try? Regex(pattern)).map { (kind, $0) }
+    }
+
     private static let patterns: [(Kind, String)] = [
         (.jwt, #"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"#),
         (
@@ -43,8 +53,7 @@ public struct PIIDetector: Sendable {
             return text
         }
         var result = text
-        for (kind, pattern) in Self.patterns {
-            guard let regex = try? Regex(pattern) else { continue }
+        for (kind, regex) in Self.compiled {
             var output = ""
             var last = result.startIndex
             for match in result.matches(of: regex) {

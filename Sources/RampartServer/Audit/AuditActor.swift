@@ -16,7 +16,6 @@ actor AuditActor {
     private let stream: AuditStream?
     private let logger: Logger
     private var buffered: [AuditEvent] = []
-    private(set) var dropped = 0
 
     init(client: PostgresClient, stream: AuditStream?, logger: Logger) {
         self.client = client
@@ -28,7 +27,6 @@ actor AuditActor {
     func record(_ event: AuditEvent) {
         RampartMetrics.audit(event)
         guard buffered.count < Self.maxBuffered else {
-            dropped += 1
             RampartMetrics.auditDropped()
             return
         }
@@ -40,8 +38,6 @@ actor AuditActor {
         events.forEach(RampartMetrics.audit)
         stream?.write(events)
     }
-
-    var bufferedCount: Int { buffered.count }
 
     /// Writes every queued event in one transaction; on failure they stay queued for the next try.
     func flush() async {
@@ -62,33 +58,5 @@ actor AuditActor {
             )
             buffered = Array((batch + buffered).prefix(Self.maxBuffered))
         }
-    }
-}
-
-/// The JSON-lines audit stream (`RAMPART_AUDIT_LOG`): a file, or stderr for `-`.
-final class AuditStream: Sendable {
-    private let handle: FileHandle
-
-    init(path: String) throws {
-        if path == "-" {
-            handle = .standardError
-            return
-        }
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-            else { throw RampartError.configuration(key: "RAMPART_AUDIT_LOG", "cannot create the file") }
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw RampartError.configuration(key: "RAMPART_AUDIT_LOG", "cannot open the file for writing")
-        }
-        handle.seekToEndOfFile()
-        self.handle = handle
-    }
-
-    func write(_ events: [AuditEvent]) {
-        guard !events.isEmpty else { return }
-        let timestamp = Timestamp.iso8601(Date())
-        let text = events.map { $0.jsonLine(at: timestamp) + "\n" }.joined()
-        handle.write(Data(text.utf8))
     }
 }

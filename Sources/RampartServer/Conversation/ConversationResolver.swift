@@ -11,6 +11,19 @@ enum ConversationReference: Sendable, Equatable {
     case session(String)
     case handle(String)
     case implicit
+
+    /// A handle names the conversation; else the request's session; else the token's own.
+    init(handle: String?, sessionID: String?) {
+        self = if let handle { .handle(handle) } else if let sessionID { .session(sessionID) } else { .implicit }
+    }
+
+    /// The key of its rate-limit cell.
+    func key(for principal: Principal) -> String {
+        switch self {
+        case .session(let id), .handle(let id): id
+        case .implicit: ConversationResolver.implicitID(of: principal)
+        }
+    }
 }
 
 /// Finds a call's conversation, or opens one, inside the call's transaction. Every conversation
@@ -19,6 +32,8 @@ enum ConversationReference: Sendable, Equatable {
 struct ConversationResolver: Sendable {
     let store: ConversationStore
     let principal: Principal
+    /// The tenant's settings as authentication read them (default scope, creation limit).
+    let tenant: TenantAccess
     let logger: Logger
 
     enum Resolution: Sendable {
@@ -37,7 +52,7 @@ struct ConversationResolver: Sendable {
             let id = implicitID
             if let existing = try await store.touch(.implicit, id: id) { return .found(existing) }
             do {
-                return .found(try await open(.implicit, id: id, scope: try await startingScope()))
+                return .found(try await open(.implicit, id: id, scope: startingScope()))
             } catch is ConversationExists {
                 // Another call of the same token opened it first (and has committed: the insert
                 // waited for it); use that one.
@@ -47,11 +62,11 @@ struct ConversationResolver: Sendable {
     }
 
     /// The scope a new conversation of this principal starts from.
-    func startingScope() async throws -> [ScopePattern] {
+    func startingScope() -> [ScopePattern] {
         if let claimed = principal.conversationScope {
             return claimed.compactMap { try? ScopePattern(parsing: $0) }.filter { $0.tenant == principal.tenant }
         }
-        let configured = try await store.defaultScope()?.compactMap { try? ScopePattern(parsing: $0) }
+        let configured = tenant.defaultScope?.compactMap { try? ScopePattern(parsing: $0) }
         return configured?.filter { $0.tenant == principal.tenant } ?? [ScopePattern(tenant: principal.tenant)]
     }
 
@@ -66,7 +81,7 @@ struct ConversationResolver: Sendable {
         let cell = RateCell(
             limit: "conversation_creation",
             key: "conversation_creation:\(principal.issuer)\u{1F}\(principal.subject)",
-            perMinute: try await store.creationLimitPerMinute()
+            perMinute: tenant.conversationsPerUserPerMinute
         )
         if let refusal = try await RateLimitStore.admit(
             [cell],
@@ -91,8 +106,6 @@ struct ConversationResolver: Sendable {
 
     static func implicitID(of principal: Principal) -> String {
         let material = "implicit\u{0}\(principal.issuer)\u{0}\(principal.subject)\u{0}\(principal.tokenKey)"
-        return Data(SHA256.hash(data: Array(material.utf8))).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(SHA256.hash(data: Array(material.utf8)))
     }
 }

@@ -15,15 +15,13 @@ struct ResourceCursor: Sendable, Equatable {
             "c": collection.map { .string($0.rawValue) } ?? .null,
             "a": [.string(afterCollection), .string(afterID)],
         ]
-        return Data(payload.jsonText.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(payload.jsonText.utf8)
     }
 
     /// The cursor, if it is one this tenant got for this listing.
     init(decoding raw: String, tenant: TenantID, collection: CollectionName?) throws(RampartError) {
         let invalid = ArgumentReader.invalid("cursor", "not a cursor from this listing")
-        guard let bytes = CompactJWS.base64URL(Substring(raw)),
+        guard let bytes = Base64URL.decode(Substring(raw)),
             let payload = try? JSONParser.parse(bytes, maxDepth: 3),
             payload["t"]?.stringValue == tenant.rawValue, payload["c"]?.stringValue == collection?.rawValue,
             let after = payload["a"]?.arrayValue, after.count == 2,

@@ -27,18 +27,16 @@ struct ToolExecutor: Sendable {
     let sessionID: String?
     let audit: AuditActor
     let context: RequestAudit
-    /// The tenant's redaction rules (from the tenant cache; a NOTIFY refreshes them).
-    let redactions: [RedactionRule]
-    /// Whether the tenant has PII and secret detection on.
-    let detection: Bool
+    /// The tenant's settings from the tenant cache (a NOTIFY refreshes them): redaction rules,
+    /// detection, default scope, creation limit.
+    let tenant: TenantAccess
 
     func run(_ call: ToolCall, conversation handle: String?) async throws -> ToolOutcome {
-        let reference: ConversationReference =
-            if let handle { .handle(handle) } else if let sessionID { .session(sessionID) } else { .implicit }
+        let reference = ConversationReference(handle: handle, sessionID: sessionID)
         let (outcome, event) = try await client.withMeteredConnection { connection in
             try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
                 let store = ConversationStore(connection: connection, principal: principal, logger: logger)
-                let resolver = ConversationResolver(store: store, principal: principal, logger: logger)
+                let resolver = ConversationResolver(store: store, principal: principal, tenant: tenant, logger: logger)
                 var context = context
                 var result: (ToolOutcome, AuditEvent)
                 if case .openConversation = call, handle == nil, sessionID == nil {
@@ -66,7 +64,7 @@ struct ToolExecutor: Sendable {
                         )
                     }
                 }
-                if detection, case .success(let value) = result.0, call.returnsContent {
+                if tenant.piiDetection, case .success(let value) = result.0, call.returnsContent {
                     // The tenant opted in: PII and secrets in what goes out are masked and counted.
                     let (scanned, found) = PIIDetector().scan(value)
                     result.0 = .success(scanned)
@@ -108,7 +106,7 @@ struct ToolExecutor: Sendable {
         if let conversation {
             scope = conversation.scope.compactMap { try? ScopePattern(parsing: $0) }
         } else {
-            scope = try await resolver.startingScope()
+            scope = resolver.startingScope()
         }
         let filter = ScopeFilter(scope, tenant: principal.tenant)
         let documents = DocumentStore(connection: connection, tenant: principal.tenant, logger: logger)
@@ -125,7 +123,7 @@ struct ToolExecutor: Sendable {
         }
         /// The caller's view of a collection under the tenant's redaction rules.
         func redactor(_ collection: String) -> Redactor {
-            Redactor(rules: redactions, collection: collection, scopes: principal.scopes)
+            Redactor(rules: tenant.redactions, collection: collection, scopes: principal.scopes)
         }
         let capReached = ToolOutcome.failure(
             "conversation resource limit reached: open a new conversation for other resources"
@@ -192,9 +190,18 @@ struct ToolExecutor: Sendable {
             // document, and a hit that matched only hidden text is dropped (no search oracle).
             var visible: [(hit: SearchHit, snippet: String)] = []
             var redacted = 0
-            for hit in try await documents.search(text, collection: collection, limit: limit, within: filter) {
+            let rebuild = tenant.redactions.contains { rule in
+                (collection == nil || rule.collection == collection?.rawValue) && !redactor(rule.collection).isEmpty
+            }
+            for hit in try await documents.search(
+                text,
+                collection: collection,
+                limit: limit,
+                within: filter,
+                withBodies: rebuild
+            ) {
                 let redactor = redactor(hit.uri.collection.rawValue)
-                guard !redactor.isEmpty else {
+                guard rebuild else {
                     visible.append((hit, hit.snippet))
                     continue
                 }
@@ -337,11 +344,5 @@ struct ToolExecutor: Sendable {
             "uri": .string(summary.uri), "version": .int(summary.version),
             "updatedAt": .string(Timestamp.iso8601(summary.updatedAt)),
         ]
-    }
-}
-
-enum Timestamp {
-    static func iso8601(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

@@ -199,6 +199,7 @@ struct MCPEndpoint: Sendable {
         let sessions = SessionManager(
             client: client,
             principal: principal,
+            tenant: tenant,
             audit: audit,
             context: context,
             logger: logger
@@ -260,14 +261,16 @@ struct MCPEndpoint: Sendable {
         }
         audit.conversation = sessionID
         let principal: Principal
+        let tenant: TenantAccess
         switch await authenticate(request, id: nil, audit: audit, logger: context.logger) {
-        case .success(let authenticated, _): principal = authenticated
+        case .success(let authenticated, let access): (principal, tenant) = (authenticated, access)
         case .failure(let refusal): return refusal
         }
         audit.authenticated(as: principal)
         let sessions = SessionManager(
             client: client,
             principal: principal,
+            tenant: tenant,
             audit: self.audit,
             context: audit,
             logger: context.logger

@@ -3,6 +3,7 @@ import Logging
 import PostgresNIO
 import Prometheus
 import RampartCore
+import RampartMCP
 import RampartStore
 import ServiceLifecycle
 
@@ -20,6 +21,11 @@ public enum ServerApplication {
         logger: Logger
     ) async throws -> some ApplicationProtocol {
         let migrations = try MigrationCatalog.bundled()
+        // Every tool schema's patterns and the detectors compile once, now, not on a request.
+        for tool in ToolCatalog.all where !SchemaValidator.precompile(tool.inputSchema) {
+            throw RampartError.internal(detail: "the input schema of \(tool.name) has an invalid pattern")
+        }
+        PIIDetector.precompile()
         let client = PostgresClient(
             configuration: configuration.databaseURL.clientConfiguration(maxConnections: 16),
             backgroundLogger: logger

@@ -33,18 +33,17 @@ struct MCPDispatcher: Sendable {
             sessionID: sessionID,
             audit: audit,
             context: context,
-            redactions: tenant.redactions,
-            detection: tenant.piiDetection
+            tenant: tenant
         )
     }
 
     private var rateGate: RateGate { RateGate(client: client, principal: principal, tenant: tenant, logger: logger) }
 
-    /// The conversation a call will run in, for its rate-limit cell.
+    /// The key of the rate-limit cell of the conversation a call will run in; opening one without
+    /// a handle or session runs in none.
     private func conversationKey(handle: String?, opening: Bool) -> String? {
-        if let handle { return handle }
-        if let sessionID { return sessionID }
-        return opening ? nil : ConversationResolver.implicitID(of: principal)
+        let reference = ConversationReference(handle: handle, sessionID: sessionID)
+        return opening && reference == .implicit ? nil : reference.key(for: principal)
     }
 
     func handle(_ request: JSONRPCRequest) async -> MCPReply {

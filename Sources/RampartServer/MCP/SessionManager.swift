@@ -9,6 +9,7 @@ import RampartStore
 struct SessionManager: Sendable {
     let client: PostgresClient
     let principal: Principal
+    let tenant: TenantAccess
     let audit: AuditActor
     let context: RequestAudit
     let logger: Logger
@@ -23,11 +24,11 @@ struct SessionManager: Sendable {
             opened.conversation = id
             let event = opened.allow(.context, "session opened", details: ["protocol_version": .string(version)])
             let session = try await withStore(recording: event) { store in
-                let resolver = ConversationResolver(store: store, principal: principal, logger: logger)
+                let resolver = ConversationResolver(store: store, principal: principal, tenant: tenant, logger: logger)
                 return try await resolver.open(
                     .session,
                     id: id,
-                    scope: try await resolver.startingScope(),
+                    scope: resolver.startingScope(),
                     protocolVersion: version
                 )
             }

@@ -1,0 +1,71 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RampartCore
+import RampartStore
+
+/// Authenticates a request: the bearer token (verified outside the actor, so signature checks
+/// use every core), then the tenant's status and grants.
+struct Authenticator: Sendable {
+    let verifier: TokenVerifier
+    let state: AuthActor
+    let client: PostgresClient
+    let logger: Logger
+
+    /// `authorization`: every Authorization header; `queryItems`: the request's query names.
+    /// The principal (its scopes narrowed to the tenant's grants) and the tenant's settings.
+    func authenticate(
+        authorization: [String],
+        queryNames: [String]
+    ) async throws(AuthFailure) -> (principal: Principal, tenant: TenantAccess) {
+        if queryNames.contains(where: { ["access_token", "token", "bearer"].contains($0.lowercased()) }) {
+            throw .invalid("token in the query string")
+        }
+        guard let header = authorization.first else { throw .missing }
+        guard authorization.count == 1 else { throw .invalid("more than one Authorization header") }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw AuthFailure(kind: .unauthenticated, reason: "not a bearer token", tokenPresented: false)
+        }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let now = Int64(Date().timeIntervalSince1970)
+        let hash = SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+
+        let principal: Principal
+        if let cached = await state.principal(forTokenHash: hash, now: now) {
+            principal = cached
+        } else {
+            principal = try await verifier.verify(token, now: now)
+            await state.remember(principal, forTokenHash: hash, now: now)
+        }
+
+        let access: TenantAccess?
+        if let cached = await state.tenantAccess(principal.tenant) {
+            access = cached
+        } else {
+            do {
+                access = try await client.withMeteredConnection { connection in
+                    try await TenantAccess.load(principal.tenant, on: connection, logger: logger)
+                }
+            } catch {
+                logger.error(
+                    "tenant lookup failed",
+                    metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"]
+                )
+                throw AuthFailure(kind: .unavailable, reason: "tenant lookup failed", tokenPresented: true)
+            }
+            await state.remember(access, for: principal.tenant)
+        }
+        guard let access else { throw .invalid("unknown tenant") }
+        guard access.active else {
+            throw AuthFailure(
+                kind: .tenantSuspended,
+                reason: "tenant suspended",
+                tokenPresented: true,
+                tenant: principal.tenant
+            )
+        }
+        return (principal.granted(access.grantedScopes), access)
+    }
+}
