@@ -91,6 +91,11 @@ public struct DocumentQuery: Sendable, Equatable {
             )
         }
         guard let value = reader.arguments["value"] else { throw ArgumentReader.invalid("where", "value is required") }
+        // PostgreSQL's text and jsonb cannot hold U+0000: such a value could never match, and
+        // sent to the database it would fail the whole call.
+        guard !value.containsNUL else {
+            throw ArgumentReader.invalid("where", "a value cannot contain the NUL character (U+0000)")
+        }
         switch op {
         case .in:
             guard let list = value.arrayValue, (1...100).contains(list.count), list.allSatisfy(\.isScalar) else {

@@ -26,7 +26,7 @@ public enum AuditStore {
     public static func insert(_ events: [AuditEvent], on connection: PostgresConnection, logger: Logger) async throws {
         guard let tenant = events.first?.tenant else { return }
         let rows = JSONValue.array(
-            events.map { event in
+            events.map { $0.storable() }.map { event in
                 let optional: (String?) -> JSONValue = { $0.map(JSONValue.string) ?? .null }
                 return [
                     "request_id": .string(event.requestID), "subject": optional(event.subject),
@@ -55,23 +55,18 @@ public enum AuditStore {
     public static func insertBatch(_ events: [AuditEvent], on connection: PostgresConnection, logger: Logger)
         async throws
     {
-        let groups = Dictionary(grouping: events, by: \.tenant)
-        try await connection.execute("BEGIN", logger: logger)
-        do {
+        let groups = Dictionary(grouping: events.map { $0.storable() }, by: \.tenant)
+        try await connection.withTransaction(logger: logger) { connection in
             for tenant in groups.keys.sorted() {
                 try await connection.execute("SELECT set_config('rampart.tenant_id', \(tenant), true)", logger: logger)
                 try await insert(groups[tenant] ?? [], on: connection, logger: logger)
             }
-            try await connection.execute("COMMIT", logger: logger)
-        } catch {
-            _ = try? await connection.execute("ROLLBACK", logger: logger)
-            throw error
         }
     }
 
     /// Seals up to `max` committed events into the chain; 0 when another sealer is at work.
     public static func seal(max: Int, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        for try await sealed in try await connection.query("SELECT rampart.seal_audit(\(max)::integer)", logger: logger)
+        for sealed in try await connection.fetch("SELECT rampart.seal_audit(\(max)::integer)", logger: logger)
             .decode(Int.self)
         {
             return sealed
@@ -80,11 +75,11 @@ public enum AuditStore {
     }
 
     public static func verify(on connection: PostgresConnection, logger: Logger) async throws -> AuditVerification {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             "SELECT verified, pending, head, problems FROM rampart.verify_audit()",
             logger: logger
         )
-        for try await (verified, pending, head, problems) in rows.decode((Int64, Int64, String, [String]).self) {
+        for (verified, pending, head, problems) in try rows.decode((Int64, Int64, String, [String]).self) {
             return AuditVerification(verified: verified, pending: pending, head: head, problems: problems)
         }
         throw RampartError.internal(detail: "verify_audit returned no row")
@@ -100,7 +95,7 @@ public enum AuditStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> [AuditRecord] {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             SELECT event_id, at, tenant_id, jsonb_build_object(
                 'event_id', event_id, 'at', to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
@@ -112,7 +107,7 @@ public enum AuditStore {
             logger: logger
         )
         var records: [AuditRecord] = []
-        for try await (id, at, tenant, text) in rows.decode((Int64, Date, String, String).self) {
+        for (id, at, tenant, text) in try rows.decode((Int64, Date, String, String).self) {
             records.append(
                 AuditRecord(eventID: id, at: at, tenant: tenant, event: try JSONParser.parse(text, maxDepth: 64))
             )

@@ -27,11 +27,11 @@ public enum BudgetStore {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Int64 {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             "SELECT cost, refused FROM rampart.charge(\(tenant.rawValue), \(subject), \(operation))",
             logger: logger
         )
-        for try await (cost, refused) in rows.decode((Int64, String?).self) {
+        for (cost, refused) in try rows.decode((Int64, String?).self) {
             if let refused {
                 throw BudgetRefusal(
                     budget: refused,
@@ -44,11 +44,11 @@ public enum BudgetStore {
     }
 
     static func nextUTCMidnight(on connection: PostgresConnection, logger: Logger) async throws -> Date {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             "SELECT (((now() AT TIME ZONE 'UTC')::date + 1)::timestamp AT TIME ZONE 'UTC')",
             logger: logger
         )
-        for try await midnight in rows.decode(Date.self) { return midnight }
+        for midnight in try rows.decode(Date.self) { return midnight }
         return Date()
     }
 }

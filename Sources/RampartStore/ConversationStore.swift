@@ -37,7 +37,7 @@ public struct ConversationStore: Sendable {
         purpose: String? = nil,
         protocolVersion: String? = nil
     ) async throws -> ConversationRecord {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             INSERT INTO rampart.conversations
                 (tenant_id, conversation_id, kind, issuer, subject, protocol_version, scope, purpose, expires_at)
@@ -54,7 +54,7 @@ public struct ConversationStore: Sendable {
             """,
             logger: logger
         )
-        for try await (expiresAt, maxResources) in rows.decode((Date, Int).self) {
+        for (expiresAt, maxResources) in try rows.decode((Date, Int).self) {
             return ConversationRecord(
                 id: id,
                 scope: scope,
@@ -70,7 +70,7 @@ public struct ConversationStore: Sendable {
     /// unknown, expired, revoked or another principal's.
     public func touch(_ kind: Kind, id: String) async throws -> ConversationRecord? {
         let tenant = principal.tenant.rawValue
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             UPDATE rampart.conversations c
             SET last_used_at = now(),
@@ -86,7 +86,7 @@ public struct ConversationStore: Sendable {
             """,
             logger: logger
         )
-        for try await (scope, version, expiresAt, maxResources) in rows.decode(([String], String?, Date, Int).self) {
+        for (scope, version, expiresAt, maxResources) in try rows.decode(([String], String?, Date, Int).self) {
             return ConversationRecord(
                 id: id,
                 scope: scope,
@@ -107,14 +107,14 @@ public struct ConversationStore: Sendable {
         let tenant = principal.tenant.rawValue
         var known: Set<String> = []
         var count = 0
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             SELECT uri, count(*) OVER () FROM rampart.conversation_resources
             WHERE tenant_id = \(tenant) AND conversation_id = \(conversation.id)
             """,
             logger: logger
         )
-        for try await (uri, total) in rows.decode((String, Int).self) {
+        for (uri, total) in try rows.decode((String, Int).self) {
             count = total
             if uris.contains(uri) { known.insert(uri) }
         }
@@ -138,7 +138,7 @@ public struct ConversationStore: Sendable {
 
     /// Ends a live conversation of this principal; false when there was none to end.
     public func end(_ kind: Kind, id: String) async throws -> Bool {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             UPDATE rampart.conversations SET revoked_at = now()
             WHERE tenant_id = \(principal.tenant.rawValue) AND conversation_id = \(id) AND kind = \(kind.rawValue)
@@ -148,8 +148,7 @@ public struct ConversationStore: Sendable {
             """,
             logger: logger
         )
-        for try await _ in rows { return true }
-        return false
+        return !rows.isEmpty
     }
 }
 

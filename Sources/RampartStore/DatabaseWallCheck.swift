@@ -12,7 +12,7 @@ public enum DatabaseWallCheck {
     public static func problems(on connection: PostgresConnection, logger: Logger) async throws -> [String] {
         do {
             var problems: [String] = []
-            let roleRows = try await connection.query(
+            let roleRows = try await connection.fetch(
                 """
                 SELECT current_user::text, r.rolsuper, r.rolbypassrls,
                        to_regrole('rampart_owner') IS NOT NULL
@@ -23,7 +23,7 @@ public enum DatabaseWallCheck {
                 """,
                 logger: logger
             )
-            for try await (role, isSuper, bypassesRLS, actsAsOwner, isApp) in roleRows.decode(
+            for (role, isSuper, bypassesRLS, actsAsOwner, isApp) in try roleRows.decode(
                 (String, Bool, Bool, Bool, Bool).self
             ) {
                 if isSuper { problems.append("the database role \(role) is a superuser") }
@@ -32,7 +32,7 @@ public enum DatabaseWallCheck {
                 if !isApp { problems.append("the database role \(role) is not a member of rampart_app") }
             }
 
-            let tableRows = try await connection.query(
+            let tableRows = try await connection.fetch(
                 """
                 SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity,
                        pg_has_role(current_user, c.relowner, 'USAGE'),
@@ -49,7 +49,7 @@ public enum DatabaseWallCheck {
                 logger: logger
             )
             var tableCount = 0
-            for try await (table, enabled, forced, owned, hasPolicy) in tableRows.decode(
+            for (table, enabled, forced, owned, hasPolicy) in try tableRows.decode(
                 (String, Bool, Bool, Bool, Bool).self
             ) {
                 tableCount += 1

@@ -10,11 +10,11 @@ public enum DevBootstrap {
 
     public static func ensureDatabase(_ name: String, on connection: PostgresConnection, logger: Logger) async throws {
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 "SELECT count(*) FROM pg_database WHERE datname = \(name)",
                 logger: logger
             )
-            for try await count in rows.decode(Int.self) where count == 0 {
+            for count in try rows.decode(Int.self) where count == 0 {
                 // CREATE DATABASE takes no bind parameters; the name is a fixed constant of --dev.
                 try await connection.execute(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
             }

@@ -36,14 +36,14 @@ public struct DocumentStore: Sendable {
     }
 
     public func read(_ collection: CollectionName, _ id: DocumentID) async throws -> StoredDocument? {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             SELECT body::text, version, updated_at FROM rampart.documents
             WHERE tenant_id = \(tenant.rawValue) AND collection = \(collection.rawValue) AND id = \(id.rawValue)
             """,
             logger: logger
         )
-        for try await (body, version, updatedAt) in rows.decode((String, Int64, Date).self) {
+        for (body, version, updatedAt) in try rows.decode((String, Int64, Date).self) {
             return StoredDocument(
                 uri: ResourceURI(tenant: tenant, collection: collection, id: id),
                 bodyJSON: body,
@@ -61,7 +61,7 @@ public struct DocumentStore: Sendable {
         limit: Int,
         within scope: ScopeFilter
     ) async throws -> DocumentPage {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             SELECT collection, id, version, updated_at FROM rampart.documents
             WHERE tenant_id = \(tenant.rawValue)
@@ -76,7 +76,7 @@ public struct DocumentStore: Sendable {
         )
         var documents: [DocumentSummary] = []
         var more = false
-        for try await (collection, id, version, updatedAt) in rows.decode((String, String, Int64, Date).self) {
+        for (collection, id, version, updatedAt) in try rows.decode((String, String, Int64, Date).self) {
             guard documents.count < limit else {
                 more = true
                 continue
@@ -103,7 +103,7 @@ public struct DocumentStore: Sendable {
         within scope: ScopeFilter,
         withBodies: Bool = false
     ) async throws -> [SearchHit] {
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             SELECT d.collection, d.id, ts_rank(d.search, q)::float8,
                    CASE WHEN \(withBodies) THEN '' ELSE ts_headline('english',
@@ -122,7 +122,7 @@ public struct DocumentStore: Sendable {
             logger: logger
         )
         var hits: [SearchHit] = []
-        for try await (collection, id, score, snippet, body) in rows.decode(
+        for (collection, id, score, snippet, body) in try rows.decode(
             (String, String, Double, String, String).self
         ) {
             let uri = ResourceURI(
@@ -170,10 +170,14 @@ public struct DocumentStore: Sendable {
                 """
             }
         let uri = ResourceURI(tenant: tenant, collection: collection, id: id)
-        for try await (version, created) in try await connection.query(query, logger: logger).decode(
+        for (version, created) in try await connection.fetch(query, logger: logger).decode(
             (Int64, Bool).self
         ) {
             return DocumentWrite(uri: uri.description, version: version, created: created)
+        }
+        // A missing document answers like a foreign one (CONTRACT.md §7), whatever if_version said.
+        if let expected = ifVersion, expected > 0, try await read(collection, id) == nil {
+            throw RampartError(.notFound, "resource not found")
         }
         throw RampartError(.conflict, "version conflict: the document is not at version \(ifVersion ?? 0)")
     }
@@ -188,7 +192,7 @@ public struct DocumentStore: Sendable {
     ) async throws -> [JSONValue] {
         let compiled = DocumentQuerySQL.compile(query, tenant: tenant, scope: scope, scalarsOnly: scalarsOnly)
         var rows: [JSONValue] = []
-        for try await text in try await connection.query(compiled, logger: logger).decode(String.self) {
+        for text in try await connection.fetch(compiled, logger: logger).decode(String.self) {
             rows.append(try JSONParser.parse(text, maxDepth: 512))
         }
         return rows

@@ -133,19 +133,19 @@ public struct Migrator: Sendable {
 
     private func recordedMigrations(on connection: PostgresConnection, logger: Logger) async throws -> [Int: Recorded] {
         do {
-            let exists = try await connection.query(
+            let exists = try await connection.fetch(
                 "SELECT to_regclass('rampart.schema_migrations') IS NOT NULL",
                 logger: logger
             )
             var tableExists = false
-            for try await (value) in exists.decode(Bool.self) { tableExists = value }
+            for (value) in try exists.decode(Bool.self) { tableExists = value }
             guard tableExists else { return [:] }
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 "SELECT version, name, checksum, applied_at FROM rampart.schema_migrations",
                 logger: logger
             )
             var recorded: [Int: Recorded] = [:]
-            for try await (version, name, checksum, appliedAt) in rows.decode((Int, String, String, Date).self) {
+            for (version, name, checksum, appliedAt) in try rows.decode((Int, String, String, Date).self) {
                 recorded[version] = Recorded(name: name, checksum: checksum, appliedAt: appliedAt)
             }
             return recorded

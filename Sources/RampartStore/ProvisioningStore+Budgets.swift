@@ -43,8 +43,8 @@ extension ProvisioningStore {
 
     private func budget(_ query: PostgresQuery) async throws -> BudgetStatus {
         do {
-            let rows = try await connection.query(query, logger: logger)
-            for try await (tenant, user, day, limit, spent) in rows.decode(
+            let rows = try await connection.fetch(query, logger: logger)
+            for (tenant, user, day, limit, spent) in try rows.decode(
                 (String, String?, String, Int64?, Int64).self
             ) {
                 return BudgetStatus(tenant: tenant, user: user, day: day, limit: limit, spent: spent)
@@ -69,11 +69,11 @@ extension ProvisioningStore {
     public func listCosts(tenant: TenantID?) async throws -> [OperationCost] {
         do {
             var costs: [OperationCost] = []
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 "SELECT operation, units, overridden FROM rampart.list_costs(\(tenant?.rawValue))",
                 logger: logger
             )
-            for try await (operation, units, overridden) in rows.decode((String, Int, Bool).self) {
+            for (operation, units, overridden) in try rows.decode((String, Int, Bool).self) {
                 costs.append(OperationCost(operation: operation, units: units, overridden: overridden))
             }
             return costs

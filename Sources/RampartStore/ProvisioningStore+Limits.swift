@@ -71,8 +71,8 @@ extension ProvisioningStore {
 
     private func limits(_ query: PostgresQuery) async throws -> TenantLimits {
         do {
-            let rows = try await connection.query(query, logger: logger)
-            for try await row in rows.decode((Int?, Int?, Int?, Int?, Int?, Int?, Int?, Int?, [String]?).self) {
+            let rows = try await connection.fetch(query, logger: logger)
+            for row in try rows.decode((Int?, Int?, Int?, Int?, Int?, Int?, Int?, Int?, [String]?).self) {
                 return TenantLimits(
                     tenantPerMinute: row.0 ?? 1000,
                     userPerMinute: row.1 ?? 100,
@@ -93,7 +93,7 @@ extension ProvisioningStore {
 
     public func listConversations(_ tenant: TenantID) async throws -> [ConversationSummary] {
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 """
                 SELECT conversation_id, kind, subject, scope, purpose, created_at, last_used_at, expires_at, resources,
                        status
@@ -102,7 +102,7 @@ extension ProvisioningStore {
                 logger: logger
             )
             var conversations: [ConversationSummary] = []
-            for try await row in rows.decode(
+            for row in try rows.decode(
                 (String, String, String, [String], String?, Date, Date, Date, Int64, String).self
             ) {
                 conversations.append(
@@ -129,11 +129,11 @@ extension ProvisioningStore {
     /// Revokes a conversation of any tenant; returns its tenant.
     public func revokeConversation(_ id: String) async throws -> String {
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 "SELECT tenant_id FROM rampart.revoke_conversation(\(id))",
                 logger: logger
             )
-            for try await tenant in rows.decode(String.self) { return tenant }
+            for tenant in try rows.decode(String.self) { return tenant }
             throw RampartError.internal(detail: "revoke_conversation returned no row")
         } catch {
             throw DatabaseErrors.map(error)

@@ -23,11 +23,11 @@ extension ProvisioningStore {
     public func listRedactions(_ tenant: TenantID) async throws -> [RedactionRule] {
         do {
             var rules: [RedactionRule] = []
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 "SELECT collection, field, action, unless_scope FROM rampart.list_redactions(\(tenant.rawValue))",
                 logger: logger
             )
-            for try await (collection, field, action, unless) in rows.decode((String, String, String, String?).self) {
+            for (collection, field, action, unless) in try rows.decode((String, String, String, String?).self) {
                 guard let action = RedactionRule.Action(rawValue: action) else { continue }
                 rules.append(
                     RedactionRule(

@@ -108,7 +108,7 @@ public struct ProvisioningStore: Sendable {
     ) async throws -> DocumentWrite {
         do {
             let (tenant, collection, id) = (uri.tenant.rawValue, uri.collection.rawValue, uri.id.rawValue)
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 droppingID
                     ? """
                     SELECT version, created FROM rampart.put_document(
@@ -120,7 +120,7 @@ public struct ProvisioningStore: Sendable {
                     """,
                 logger: logger
             )
-            for try await (version, created) in rows.decode((Int64, Bool).self) {
+            for (version, created) in try rows.decode((Int64, Bool).self) {
                 return DocumentWrite(uri: uri.description, version: version, created: created)
             }
             throw RampartError.internal(detail: "put_document returned no row")
@@ -147,14 +147,14 @@ public struct ProvisioningStore: Sendable {
 
     public func getDocument(_ uri: ResourceURI) async throws -> StoredDocument {
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 """
                 SELECT body::text, version, updated_at
                 FROM rampart.get_document(\(uri.tenant.rawValue), \(uri.collection.rawValue), \(uri.id.rawValue))
                 """,
                 logger: logger
             )
-            for try await (body, version, updatedAt) in rows.decode((String, Int64, Date).self) {
+            for (body, version, updatedAt) in try rows.decode((String, Int64, Date).self) {
                 return StoredDocument(uri: uri, bodyJSON: body, version: version, updatedAt: updatedAt)
             }
             throw RampartError(.notFound, "document \(uri) not found")
@@ -165,7 +165,7 @@ public struct ProvisioningStore: Sendable {
 
     public func listDocuments(_ tenant: TenantID, collection: CollectionName?) async throws -> [DocumentSummary] {
         do {
-            let rows = try await connection.query(
+            let rows = try await connection.fetch(
                 """
                 SELECT collection, id, version, updated_at
                 FROM rampart.list_documents(\(tenant.rawValue), \(collection?.rawValue))
@@ -173,7 +173,7 @@ public struct ProvisioningStore: Sendable {
                 logger: logger
             )
             var documents: [DocumentSummary] = []
-            for try await (collection, id, version, updatedAt) in rows.decode((String, String, Int64, Date).self) {
+            for (collection, id, version, updatedAt) in try rows.decode((String, String, Int64, Date).self) {
                 documents.append(
                     DocumentSummary(
                         uri: "tenant://\(tenant)/\(collection)/\(id)",
@@ -201,7 +201,7 @@ public struct ProvisioningStore: Sendable {
     private func strings(_ query: PostgresQuery) async throws -> [String] {
         do {
             var values: [String] = []
-            for try await value in try await connection.query(query, logger: logger).decode(String.self) {
+            for value in try await connection.fetch(query, logger: logger).decode(String.self) {
                 values.append(value)
             }
             return values
@@ -213,8 +213,8 @@ public struct ProvisioningStore: Sendable {
     private func tenants(_ query: PostgresQuery) async throws -> [TenantRecord] {
         do {
             var records: [TenantRecord] = []
-            let rows = try await connection.query(query, logger: logger)
-            for try await (id, name, status, createdAt, scopes, documents, budget) in rows.decode(
+            let rows = try await connection.fetch(query, logger: logger)
+            for (id, name, status, createdAt, scopes, documents, budget) in try rows.decode(
                 (String, String, String, Date, [String], Int64, Int64?).self
             ) {
                 records.append(

@@ -40,14 +40,14 @@ public enum RateLimitStore {
         logger: Logger
     ) async throws -> RateRefusal? {
         guard !cells.isEmpty else { return nil }
-        let rows = try await connection.query(
+        let rows = try await connection.fetch(
             """
             SELECT cell, wait_ms FROM rampart.rate_admit(\(tenant.rawValue), \(cells.map(\.key))::text[],
                                                          \(cells.map { Int32(clamping: $0.perMinute) })::integer[])
             """,
             logger: logger
         )
-        for try await (key, wait) in rows.decode((String, Int64).self) {
+        for (key, wait) in try rows.decode((String, Int64).self) {
             let limit = cells.first { $0.key == key }?.limit ?? "tenant"
             return RateRefusal(limit: limit, retryAfterMs: wait)
         }

@@ -24,11 +24,12 @@ public struct TenantAccess: Sendable, Equatable {
     /// tenant does not exist.
     public static func load(
         _ tenant: TenantID,
+        until deadline: ContinuousClock.Instant? = nil,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> TenantAccess? {
-        try await connection.withTenantTransaction(tenant, logger: logger) { connection in
-            let rows = try await connection.query(
+        try await connection.withTenantTransaction(tenant, until: deadline, logger: logger) { connection in
+            let rows = try await connection.fetch(
                 """
                 SELECT t.status, array(SELECT s.scope FROM rampart.tenant_scopes s
                                        WHERE s.tenant_id = t.tenant_id ORDER BY s.scope),
@@ -42,7 +43,7 @@ public struct TenantAccess: Sendable, Equatable {
                 logger: logger
             )
             var found: TenantAccess?
-            for try await row in rows.decode((String, [String], Int, Int, Int, Int, Bool, Int, [String]?).self) {
+            for row in try rows.decode((String, [String], Int, Int, Int, Int, Bool, Int, [String]?).self) {
                 var access = TenantAccess(
                     active: row.0 == "active",
                     grantedScopes: Set(row.1.compactMap(Scope.init(known:)))
@@ -53,14 +54,14 @@ public struct TenantAccess: Sendable, Equatable {
                 found = access
             }
             guard var access = found else { return nil }
-            let rules = try await connection.query(
+            let rules = try await connection.fetch(
                 """
                 SELECT collection, field, action, unless_scope FROM rampart.redaction_rules
                 WHERE tenant_id = \(tenant.rawValue) ORDER BY collection, field
                 """,
                 logger: logger
             )
-            for try await (collection, field, action, unless) in rules.decode((String, String, String, String?).self) {
+            for (collection, field, action, unless) in try rules.decode((String, String, String, String?).self) {
                 guard let action = RedactionRule.Action(rawValue: action) else { continue }
                 access.redactions.append(
                     RedactionRule(

@@ -54,14 +54,14 @@ struct CostCommand: AsyncParsableCommand {
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Set an operation's cost.")
         @Argument(help: "A tool name: read_resource, list_resources, search_resources, write_resource, ...")
-        var operation: String
+        var operation: Operation
         @Argument var units: Int
         @Option(help: "Only for this tenant (default: every tenant).") var tenant: String?
         @OptionGroup var connection: AdminConnectionOptions
 
         func run() async throws {
             let tenantID = try tenant.map { raw throws(RampartError) in try TenantID(validating: raw) }
-            try await connection.withStore { try await $0.setCost(operation, units: units, tenant: tenantID) }
+            try await connection.withStore { try await $0.setCost(operation.name, units: units, tenant: tenantID) }
             try await CostCommand.printCosts(tenant: tenantID, connection: connection)
         }
     }

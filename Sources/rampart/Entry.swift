@@ -25,8 +25,15 @@ enum Entry {
                 print(RampartCommand.fullMessage(for: error))
                 exit(0)
             }
-            Console.error(RampartCommand.message(for: error) + " (see --help)")
+            Console.error(RampartCommand.message(for: error) + " (\(usage(for: error)))")
             exit(code == .validationFailure ? 2 : 1)
         }
+    }
+
+    /// The command's usage line, from ArgumentParser's full message, folded into the one error line.
+    static func usage(for error: any Error) -> String {
+        let lines = RampartCommand.fullMessage(for: error).split(separator: "\n")
+        guard let line = lines.first(where: { $0.hasPrefix("Usage: ") }) else { return "see --help" }
+        return "usage: " + line.dropFirst("Usage: ".count).trimmingCharacters(in: .whitespaces) + "; see --help"
     }
 }

@@ -15,7 +15,8 @@ struct RedactCommand: AsyncParsableCommand {
         @Argument var tenant: String
         @Argument var collection: String
         @Argument(help: "A key name (any depth) or a dotted path from the root (contact.ssn).") var field: String
-        @Option(help: "redact (***REDACTED***), remove, or mask (keep the last 4 characters).") var action: String
+        @Option(help: "redact (***REDACTED***), remove, or mask (keep the last 4 characters).")
+        var action: RedactionRule.Action
         @Option(help: "Callers holding this scope see the field.") var unlessScope: String?
         @OptionGroup var connection: AdminConnectionOptions
 
@@ -23,18 +24,13 @@ struct RedactCommand: AsyncParsableCommand {
             let tenantID = try TenantID(validating: tenant)
             _ = try CollectionName(validating: collection)
             _ = try FieldPath(validating: field)
-            guard RedactionRule.Action(rawValue: action) != nil else {
-                throw RampartError.invalidArgument(
-                    "invalid --action \(action.debugDescription): use redact, remove or mask"
-                )
-            }
             if let unlessScope { _ = try Scope.parseList([unlessScope]) }
             try await connection.withStore {
                 try await $0.addRedaction(
                     tenantID,
                     collection: collection,
                     field: field,
-                    action: action,
+                    action: action.rawValue,
                     unlessScope: unlessScope
                 )
             }
@@ -73,18 +69,16 @@ struct RedactCommand: AsyncParsableCommand {
             abstract: "Turn detection of PII and secrets in responses on or off for a tenant."
         )
         @Argument var tenant: String
-        @Argument(help: "on or off") var state: String
+        @Argument(help: "on or off") var state: Switch
         @OptionGroup var connection: AdminConnectionOptions
 
         func run() async throws {
             let tenantID = try TenantID(validating: tenant)
-            guard state == "on" || state == "off" else {
-                throw RampartError.invalidArgument("expected on or off, not \(state.debugDescription)")
-            }
-            try await connection.withStore { try await $0.setDetection(tenantID, on: state == "on") }
+            try await connection.withStore { try await $0.setDetection(tenantID, on: state == .on) }
             print(
                 connection.json
-                    ? #"{"tenant":"\#(tenant)","detection":\#(state == "on")}"# : "detection \(state) for \(tenant)"
+                    ? #"{"tenant":"\#(tenant)","detection":\#(state == .on)}"#
+                    : "detection \(state.rawValue) for \(tenant)"
             )
         }
     }

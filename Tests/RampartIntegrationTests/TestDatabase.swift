@@ -57,6 +57,11 @@ enum TestDatabase {
         try await connection.withTenantTransaction(tenant, logger: logger, body)
     }
 
+    /// Runs a statement and drains its rows.
+    static func run(_ query: PostgresQuery, on connection: PostgresConnection) async throws {
+        for try await _ in try await connection.query(query, logger: logger) {}
+    }
+
     static func count(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> Int {
         for try await value in try await connection.query(query, logger: logger).decode(Int.self) {
             return value

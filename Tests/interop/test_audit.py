@@ -192,3 +192,44 @@ def test_metrics_and_alert_rules(server, tenants):
                      "rampart_audit_sealed_total", "rampart_db_connections_in_use"}
             assert base in known, f"{rule['alert']} uses unknown series {series}"
     assert "rampart_denials_total" in exported and "rampart_requests_total" in exported
+
+
+def test_hostile_bytes_in_recorded_fields_never_stop_the_audit_trail(server, tenants):
+    """Every request field that reaches the audit trail, with bytes PostgreSQL cannot store; the
+    next legitimate request's batched events must still arrive, from the same process."""
+    a, _ = tenants
+    token = server.token(a)
+    nul = "\u0000"
+    hostile = [
+        # a stateless notification and requests whose method holds NUL: refused before auth
+        (dict(jsonrpc="2.0", method=f"notifications/{nul}x", params={}), None, "2026-07-28"),
+        (request(f"tools/{nul}list"), None, "2026-07-28"),
+        (request(f"tools/{nul}list"), token, "2026-07-28"),
+        # a tool name, a URI, a JSON-RPC id, a handle
+        (tool_call(f"read{nul}resource", {}), token, "2026-07-28"),
+        (tool_call("read_resource", {"uri": f"tenant://{a}/sales/q1{nul}"}), token, "2026-07-28"),
+        (request("resources/read", {"uri": f"tenant://{a}/{nul}/q1"}), token, "2026-07-28"),
+        (dict(request("tools/list"), id=f"id-{nul}-" + "x" * 200), token, "2026-07-28"),
+        (tool_call("read_resource", {"uri": f"tenant://{a}/sales/q1", "conversation": f"{nul}" * 20}), token,
+         "2026-07-28"),
+        # the handshake era's method and session header (a header cannot carry NUL: DEL and a long id)
+        (dict(jsonrpc="2.0", id=1, method=f"tools/{nul}list", params={}), token, "2025-11-25"),
+    ]
+    for body, sent_token, version in hostile:
+        headers = {"Mcp-Session-Id": "\x7f" + "s" * 300} if version.startswith("2025") else None
+        response = server.post(body, token=sent_token, version=version, headers=headers,
+                               method=body.get("method", "").replace(nul, "?"),
+                               name="x" if body.get("method") in ("tools/call", "resources/read") else None)
+        assert response.status_code in (200, 202, 400, 401, 404), (body, response.status_code, response.text[:200])
+    legit = server.post(request("tools/list"), token=token)
+    assert legit.status_code == 200
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        ids = {event["request_id"] for event in export(a)}
+        if legit.headers["x-request-id"] in ids:
+            break
+        time.sleep(0.2)
+    assert legit.headers["x-request-id"] in ids, "the batched event of the next request never arrived"
+    everything = run("audit", "export").stdout
+    assert "\\u0000" not in everything
+    assert verify().returncode == 0

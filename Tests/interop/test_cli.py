@@ -135,3 +135,15 @@ def test_token_mint():
     assert short.returncode == 1 and "RAMPART_JWT_HS256_SECRET" in one_error_line(short)
     bad_tenant = run("token", "mint", "--tenant", "ACME", "--sub", "a", env=env)
     assert bad_tenant.returncode == 1 and "invalid tenant id" in one_error_line(bad_tenant)
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["admin", "redact", "detect", "some-tenant", "maybe"], "redact detect"),
+    (["admin", "redact", "add", "some-tenant", "hr", "ssn", "--action", "erase"], "redact add"),
+    (["admin", "cost", "set", "delete_everything", "5"], "cost set"),
+])
+def test_a_value_outside_an_enumerated_argument_is_a_usage_error(args, needle):
+    result = run(*args)
+    assert result.returncode == 2, (args, result.stderr)
+    line = one_error_line(result)
+    assert "usage: rampart admin " + needle in line, line

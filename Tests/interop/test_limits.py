@@ -1,19 +1,15 @@
 """Rate limits and budgets (CONTRACT.md §10), exact across two server processes under 64
 concurrent callers; rotation cannot escape the user limit; without the database, 503."""
 import json
-import os
-import shutil
-import subprocess
-import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from conftest import BIN, env_without_rampart, free_port, run
-from rampart_server import RampartServer, create_tenant, request, tool_call
+from cluster import OwnCluster
+from conftest import run
+from rampart_server import RampartServer, tool_call
 
 HIGH = "1000000"
 
@@ -142,35 +138,18 @@ def test_rotating_conversations_does_not_escape_the_user_limit(server, tenants):
 
 
 def test_without_the_database_calls_get_503_and_recover(keys, tmp_path):
-    root = os.path.join(os.path.dirname(__file__), "../..")
-    port = free_port()
-    cluster = tempfile.mkdtemp(prefix="rampart-outage-")  # the postgres OS user must reach it
-
-    def ops(command):
-        subprocess.run(["bash", "-c", f"source {root}/ops/lib/common.sh; {command}"], check=True)
-
-    ops(f"pg_up {cluster} {port}")
+    cluster = OwnCluster(prefix="rampart-outage-")
     try:
-        superuser = f"postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable"
-        subprocess.run([BIN, "db", "migrate", "--database-url", superuser], check=True, capture_output=True)
-        subprocess.run(["psql", "-q", superuser, "-c",
-                        "CREATE ROLE outage_app LOGIN IN ROLE rampart_app; "
-                        "CREATE ROLE outage_admin LOGIN IN ROLE rampart_admin"], check=True)
-        admin = f"postgres://outage_admin@127.0.0.1:{port}/postgres?sslmode=disable"
-        tenant = f"o-{uuid.uuid4().hex[:8]}"
-        created = subprocess.run([BIN, "admin", "tenant", "create", tenant], capture_output=True, text=True,
-                                 env=env_without_rampart(RAMPART_ADMIN_DATABASE_URL=admin))
-        assert created.returncode == 0, created.stderr
-        server = RampartServer(keys, extra_env={
-            "RAMPART_DATABASE_URL": f"postgres://outage_app@127.0.0.1:{port}/postgres?sslmode=disable"})
+        tenant = cluster.new_tenant()
+        server = RampartServer(keys, extra_env={"RAMPART_DATABASE_URL": cluster.app})
         try:
             token = server.token(tenant)
             call = tool_call("list_resources", {})
             assert post(server.url, token, call).status_code == 200
-            ops(f"pg_down {cluster}")
+            cluster.stop()
             statuses = [post(server.url, token, call).status_code for _ in range(2)]
             assert statuses == [503, 503], statuses
-            ops(f"pg_start {cluster} {port}")
+            cluster.start()
             deadline = time.time() + 30
             while time.time() < deadline and post(server.url, token, call).status_code != 200:
                 time.sleep(0.5)
@@ -178,5 +157,4 @@ def test_without_the_database_calls_get_503_and_recover(keys, tmp_path):
         finally:
             server.stop()
     finally:
-        ops(f"pg_down {cluster}")
-        shutil.rmtree(cluster, ignore_errors=True)
+        cluster.destroy()

@@ -165,3 +165,37 @@ def test_handshake_era_errors_keep_200_for_method_errors(server, token):
     session = initialize(server, token)
     response = legacy(server, token, session, request("nope/nope", modern=False))
     assert response.status_code == 200 and error_of(response)["code"] == -32601
+
+
+def test_head_is_answered_like_get_and_other_methods_get_405(server, token):
+    for path in ("/healthz", "/readyz", "/.well-known/oauth-protected-resource"):
+        got, head = httpx.get(server.base + path, timeout=10), httpx.head(server.base + path, timeout=10)
+        assert head.status_code == got.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+    headers = {"Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2026-07-28"}
+    for method in ("HEAD", "PUT", "PATCH"):
+        response = httpx.request(method, server.url, headers=headers, content=b"{}", timeout=10)
+        assert response.status_code == 405 and response.headers["allow"] == "POST", method
+    legacy_put = httpx.put(server.url, headers={**headers, "MCP-Protocol-Version": "2025-11-25"}, timeout=10)
+    assert legacy_put.status_code == 405 and legacy_put.headers["allow"] == "POST, DELETE"
+
+
+def test_session_errors_carry_the_request_id(server, token):
+    missing = legacy(server, token, None, request("tools/list", id=41, modern=False))
+    assert missing.status_code == 400 and missing.json()["id"] == 41
+    unknown = legacy(server, token, "x" * 32, request("tools/list", id="forty-two", modern=False))
+    assert unknown.status_code == 404 and unknown.json()["id"] == "forty-two"
+    session = initialize(server, token)
+    httpx.delete(server.url, timeout=10, headers={
+        "Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2025-11-25", "Mcp-Session-Id": session})
+    ended = legacy(server, token, session, request("tools/list", id=43, modern=False))
+    assert ended.status_code == 404 and ended.json()["id"] == 43 and error_of(ended)["code"] == -32600
+
+
+def test_an_invalid_cursor_on_an_unpaginated_list_is_32602(server, token):
+    for method in ("tools/list", "resources/templates/list"):
+        response = server.post(request(method, {"cursor": "bm9wZQ"}), token=token)
+        assert response.status_code == 400 and error_of(response)["code"] == -32602, method
+        session = initialize(server, token)
+        response = legacy(server, token, session, request(method, {"cursor": "bm9wZQ"}, modern=False))
+        assert response.status_code == 200 and error_of(response)["code"] == -32602, method

@@ -99,3 +99,48 @@ def test_every_unusable_conversation_answers_alike(server, tenants):
         answers.add(without_id(response))
     assert len(answers) == 1, answers
     assert "conversation not found" in answers.pop()[1]
+
+
+@pytest.mark.parametrize("condition", [
+    {"field": "region", "op": "eq", "value": "emea\u0000"},
+    {"field": "region", "op": "ne", "value": "\u0000"},
+    {"field": "title", "op": "contains", "value": "north\u0000"},
+    {"field": "region", "op": "in", "value": ["amer", "emea\u0000"]},
+    {"field": "region", "op": "lt", "value": "\u0000z"},
+    {"field": "contact", "op": "eq", "value": {"country\u0000": "de"}},
+])
+def test_a_value_postgresql_cannot_hold_is_an_argument_error(server, tenants, condition):
+    a, _ = tenants
+    response = server.post(tool_call("execute_query", {"collection": "sales", "where": [condition]}),
+                           token=server.token(a))
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["isError"] is True and 'invalid argument "where"' in result["content"][0]["text"]
+    assert "NUL" in result["content"][0]["text"]
+
+
+def test_search_text_and_content_with_nul_are_cleaned_not_500(server, tenants):
+    a, _ = tenants
+    token = server.token(a)
+    search = server.post(tool_call("search_resources", {"query": "aardvark\u0000"}), token=token)
+    assert search.status_code == 200 and search.json()["result"]["isError"] is False
+    write = server.post(tool_call("write_resource", {"uri": f"tenant://{a}/notes/n\u0000",
+                                                     "content": {"t": "x"}}), token=token)
+    assert write.status_code == 200 and write.json()["result"]["isError"] is True
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_a_versioned_write_to_a_missing_document_answers_like_a_foreign_one(server, tenants, era):
+    a, b = tenants
+    modern = era == "2026-07-28"
+    token = server.token(a, rampart_scope=[f"tenant://{a}/sales/*"])
+    headers = session_headers(server, token, era)
+    uris = {"missing": f"tenant://{a}/sales/nope", "foreign": f"tenant://{b}/sales/q1",
+            "out of scope": f"tenant://{a}/hr/aardvark"}
+    answers = {}
+    for n, (what, uri) in enumerate(uris.items()):
+        call = tool_call("write_resource", {"uri": uri, "content": {"x": 1}, "if_version": 1}, id=n, modern=modern)
+        answers[what] = without_id(server.post(call, token=token, version=era, headers=headers))
+    assert len(set(answers.values())) == 1, answers
+    assert "resource not found" in answers["missing"][1]
+    assert run("admin", "resource", "get", f"tenant://{a}/sales/nope").returncode == 1

@@ -47,7 +47,8 @@ pg_start() {
         start >/dev/null)
 }
 
+# pg_down DIR [MODE]: stops it (MODE: smart, fast (default) or immediate, as pg_ctl takes it).
 pg_down() {
-    local dir=$1
-    [ -d "$dir/data" ] && (cd / && as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1) || true
+    local dir=$1 mode=${2:-fast}
+    [ -d "$dir/data" ] && (cd / && as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null 2>&1) || true
 }

@@ -12,7 +12,7 @@ struct AuditService: Service {
     static let sealBatch = 2000
 
     let audit: AuditActor
-    let client: PostgresClient
+    let database: Database
     let logger: Logger
 
     func run() async throws {
@@ -26,12 +26,13 @@ struct AuditService: Service {
     func cycle() async {
         await audit.flush()
         do {
-            let sealed = try await client.withMeteredConnection { connection in
+            let logger = logger
+            let sealed = try await database.withConnection(until: .now + AuditActor.writeTimeout) { connection in
                 try await AuditStore.seal(max: Self.sealBatch, on: connection, logger: logger)
             }
             RampartMetrics.auditSealed(sealed)
         } catch {
-            logger.warning("audit sealing failed", metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"])
+            DatabaseErrors.log(error, "audit sealing failed", level: .warning, logger: logger)
         }
     }
 }

@@ -10,14 +10,15 @@ import RampartStore
 struct Authenticator: Sendable {
     let verifier: TokenVerifier
     let state: AuthActor
-    let client: PostgresClient
+    let database: Database
     let logger: Logger
 
     /// `authorization`: every Authorization header; `queryItems`: the request's query names.
     /// The principal (its scopes narrowed to the tenant's grants) and the tenant's settings.
     func authenticate(
         authorization: [String],
-        queryNames: [String]
+        queryNames: [String],
+        deadline: ContinuousClock.Instant
     ) async throws(AuthFailure) -> (principal: Principal, tenant: TenantAccess) {
         if queryNames.contains(where: { ["access_token", "token", "bearer"].contains($0.lowercased()) }) {
             throw .invalid("token in the query string")
@@ -45,14 +46,12 @@ struct Authenticator: Sendable {
             access = cached
         } else {
             do {
-                access = try await client.withMeteredConnection { connection in
-                    try await TenantAccess.load(principal.tenant, on: connection, logger: logger)
+                let (tenant, logger) = (principal.tenant, logger)
+                access = try await database.withConnection(until: deadline) { connection in
+                    try await TenantAccess.load(tenant, until: deadline, on: connection, logger: logger)
                 }
             } catch {
-                logger.error(
-                    "tenant lookup failed",
-                    metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"]
-                )
+                DatabaseErrors.log(error, "tenant lookup failed", logger: logger)
                 throw AuthFailure(kind: .unavailable, reason: "tenant lookup failed", tokenPresented: true)
             }
             await state.remember(access, for: principal.tenant)

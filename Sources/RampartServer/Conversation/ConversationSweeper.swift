@@ -8,18 +8,18 @@ import ServiceLifecycle
 struct ConversationSweeper: Service {
     static let interval: Duration = .seconds(60)
 
-    let client: PostgresClient
+    let database: Database
     let logger: Logger
 
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                try await client.withMeteredConnection { connection in
-                    try await connection.query("SELECT rampart.sweep_conversations(3600)", logger: logger)
-                        .collect()
+                let logger = logger
+                _ = try await database.withConnection(until: .now + .seconds(30)) { connection in
+                    try await connection.fetch("SELECT rampart.sweep_conversations(3600)", logger: logger).count
                 }
             } catch {
-                logger.warning("conversation sweep failed", metadata: ["error": "\(DatabaseErrors.map(error))"])
+                DatabaseErrors.log(error, "conversation sweep failed", level: .warning, logger: logger)
             }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: Self.interval) }
         }

@@ -20,7 +20,8 @@ enum ToolOutcome: Sendable, Equatable {
 /// resolved (and its idle timer restarted) in that transaction, its scope filters what the call
 /// may see, and the call's audit event is written there as well: no effect without its record.
 struct ToolExecutor: Sendable {
-    let client: PostgresClient
+    let database: Database
+    let deadline: ContinuousClock.Instant
     let principal: Principal
     let logger: Logger
     /// The handshake-era session the request belongs to, if any.
@@ -33,8 +34,9 @@ struct ToolExecutor: Sendable {
 
     func run(_ call: ToolCall, conversation handle: String?) async throws -> ToolOutcome {
         let reference = ConversationReference(handle: handle, sessionID: sessionID)
-        let (outcome, event) = try await client.withMeteredConnection { connection in
-            try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
+        let (outcome, event) = try await database.withConnection(until: deadline) { connection in
+            try await connection.withTenantTransaction(principal.tenant, until: deadline, logger: logger) {
+                connection in
                 let store = ConversationStore(connection: connection, principal: principal, logger: logger)
                 let resolver = ConversationResolver(store: store, principal: principal, tenant: tenant, logger: logger)
                 var context = context
@@ -261,6 +263,8 @@ struct ToolExecutor: Sendable {
                 )
             } catch let error as RampartError where error.code == .conflict {
                 return (.failure(error.message), context.event(.deny, .execute, "version conflict", resource: "\(uri)"))
+            } catch let error as RampartError where error.code == .notFound {
+                return (.notFound, context.event(.deny, .access, "not found", resource: "\(uri)"))
             }
 
         case .query(let query):

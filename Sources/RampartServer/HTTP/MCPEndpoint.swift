@@ -16,65 +16,44 @@ struct MCPEndpoint: Sendable {
 
     let configuration: ServerConfiguration
     let authenticator: Authenticator
-    let client: PostgresClient
+    let database: Database
     let audit: AuditActor
     let metadataURL: String
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/mcp") { request, context in
-            await measured { audit in
-                var audit = audit
-                let response = await post(request, context: context, audit: &audit)
-                return (response, audit)
+            await measured { audit, deadline in
+                await post(request, context: context, audit: &audit, deadline: deadline)
             }
         }
-        router.get("/mcp") { request, context in
-            await measured { audit in
-                var audit = audit
-                let response = await withoutBody(request, context: context, isDelete: false, audit: &audit)
-                return (response, audit)
-            }
-        }
-        router.delete("/mcp") { request, context in
-            await measured { audit in
-                var audit = audit
-                let response = await withoutBody(request, context: context, isDelete: true, audit: &audit)
-                return (response, audit)
+        for method in [HTTPRequest.Method.get, .delete, .put, .patch] {
+            router.on("/mcp", method: method) { request, context in
+                await measured { audit, deadline in
+                    await withoutBody(request, context: context, audit: &audit, deadline: deadline)
+                }
             }
         }
     }
 
-    /// Runs one request with a fresh audit context, within `deadline`, and counts it in the
-    /// request metrics. Past the deadline — the database unreachable, the pool exhausted — the
-    /// request is cancelled and answered 503: Rampart refuses rather than waits or admits.
+    /// Runs one request with a fresh audit context and its deadline, and counts it in the
+    /// request metrics. The deadline bounds every database wait of the request (`Database`):
+    /// past it the database stops the work and the call is answered 503 with no effect.
     private func measured(
-        _ handle: @escaping @Sendable (RequestAudit) async -> (Response, RequestAudit)
+        _ handle: (inout RequestAudit, ContinuousClock.Instant) async -> Response
     ) async -> Response {
         let start = ContinuousClock.now
-        let initial = RequestAudit(requestID: RandomHandle.make())
-        let (response, audit) = await withTaskGroup(of: (Response, RequestAudit)?.self) { group in
-            group.addTask { await handle(initial) }
-            group.addTask {
-                try? await Task.sleep(for: Self.deadline)
-                return nil
-            }
-            defer { group.cancelAll() }
-            if let finished = await group.next(), let result = finished { return result }
-            await self.audit.record(initial.deny(.execute, "deadline exceeded"))
-            var response = Response.json(
-                status: .serviceUnavailable,
-                JSONRPCError(.internalError, "service unavailable", data: ["requestId": .string(initial.requestID)])
-                    .body()
-            )
-            response.headers[.retryAfter] = "1"
-            response.headers[.requestID] = initial.requestID
-            return (response, initial)
-        }
+        var audit = RequestAudit(requestID: RandomHandle.make())
+        let response = await handle(&audit, start + Self.deadline)
         RampartMetrics.request(method: audit.method, status: response.status.code, duration: .now - start)
         return response
     }
 
-    private func post(_ request: Request, context: BasicRequestContext, audit: inout RequestAudit) async -> Response {
+    private func post(
+        _ request: Request,
+        context: BasicRequestContext,
+        audit: inout RequestAudit,
+        deadline: ContinuousClock.Instant
+    ) async -> Response {
         var request = request
         var logger = context.logger
         logger[metadataKey: "rampart.request_id"] = .string(audit.requestID)
@@ -122,7 +101,7 @@ struct MCPEndpoint: Sendable {
 
         let principal: Principal
         let tenant: TenantAccess
-        switch await authenticate(request, id: message.requestID, audit: audit, logger: logger) {
+        switch await authenticate(request, id: message.requestID, audit: audit, deadline: deadline, logger: logger) {
         case .success(let authenticated, let access): (principal, tenant) = (authenticated, access)
         case .failure(let refusal): return refusal
         }
@@ -138,6 +117,7 @@ struct MCPEndpoint: Sendable {
                 tenant: tenant,
                 request: request,
                 audit: audit,
+                deadline: deadline,
                 logger: logger
             )
             return respond(reply, request, requestID: audit.requestID)
@@ -147,7 +127,8 @@ struct MCPEndpoint: Sendable {
                 return respond(.accepted(), request, requestID: audit.requestID)
             }
             let dispatcher = MCPDispatcher(
-                client: client,
+                database: database,
+                deadline: deadline,
                 principal: principal,
                 tenant: tenant,
                 era: era,
@@ -191,13 +172,15 @@ struct MCPEndpoint: Sendable {
         tenant: TenantAccess,
         request: Request,
         audit context: RequestAudit,
+        deadline: ContinuousClock.Instant,
         logger: Logger
     ) async -> MCPReply {
         var context = context
         let sessionID = request.headers[values: .mcpSessionID].first
         context.conversation = sessionID
         let sessions = SessionManager(
-            client: client,
+            database: database,
+            deadline: deadline,
             principal: principal,
             tenant: tenant,
             audit: audit,
@@ -210,17 +193,18 @@ struct MCPEndpoint: Sendable {
         guard let sessionID else {
             await audit.record(context.deny(.context, "missing session id"))
             return .error(
-                JSONRPCError(.invalidRequest, "Bad Request: Missing session ID"),
+                JSONRPCError(.invalidRequest, "Bad Request: Missing session ID", id: message.requestID),
                 era: .handshake(version: version)
             )
         }
-        if case .failure(let reply) = await sessions.resume(sessionID) { return reply }
+        if case .failure(let reply) = await sessions.resume(sessionID, requestID: message.requestID) { return reply }
         guard case .request(let call) = message else {
             await audit.record(context.allow(.execute, "notification accepted"))
             return MCPReply(status: 202, headers: [MCPReply.sessionHeader: sessionID])
         }
         var reply = await MCPDispatcher(
-            client: client,
+            database: database,
+            deadline: deadline,
             principal: principal,
             tenant: tenant,
             era: .handshake(version: version),
@@ -241,34 +225,38 @@ struct MCPEndpoint: Sendable {
         return response
     }
 
-    /// GET (no standalone stream in either era) and DELETE (ends a handshake-era session).
+    /// Every method but POST: DELETE ends a handshake-era session; GET (no standalone stream in
+    /// either era), HEAD (answered as GET), PUT and PATCH get 405 naming what is allowed.
     private func withoutBody(
         _ request: Request,
         context: BasicRequestContext,
-        isDelete: Bool,
-        audit: inout RequestAudit
+        audit: inout RequestAudit,
+        deadline: ContinuousClock.Instant
     ) async -> Response {
-        audit.method = isDelete ? "DELETE" : "GET"
+        audit.method = request.method == .delete ? "DELETE" : request.method.rawValue
         if let refusal = originRefusal(request) {
             return await refuse(refusal, audit.deny(.sanitize, "origin not allowed"))
         }
         let era = ProtocolEra(header: request.headers[values: .mcpProtocolVersion].first)
-        guard isDelete, case .handshake = era, let sessionID = request.headers[values: .mcpSessionID].first else {
+        let isHandshake = if case .handshake = era { true } else { false }
+        guard request.method == .delete, isHandshake, let sessionID = request.headers[values: .mcpSessionID].first
+        else {
             return await refuse(
-                Response(status: .methodNotAllowed, headers: [.allow: "POST"]),
+                Response(status: .methodNotAllowed, headers: [.allow: isHandshake ? "POST, DELETE" : "POST"]),
                 audit.deny(.sanitize, "method not allowed")
             )
         }
         audit.conversation = sessionID
         let principal: Principal
         let tenant: TenantAccess
-        switch await authenticate(request, id: nil, audit: audit, logger: context.logger) {
+        switch await authenticate(request, id: nil, audit: audit, deadline: deadline, logger: context.logger) {
         case .success(let authenticated, let access): (principal, tenant) = (authenticated, access)
         case .failure(let refusal): return refusal
         }
         audit.authenticated(as: principal)
         let sessions = SessionManager(
-            client: client,
+            database: database,
+            deadline: deadline,
             principal: principal,
             tenant: tenant,
             audit: self.audit,
@@ -289,19 +277,27 @@ struct MCPEndpoint: Sendable {
         _ request: Request,
         id: JSONRPCID?,
         audit context: RequestAudit,
+        deadline: ContinuousClock.Instant,
         logger: Logger
     ) async -> Authenticated {
         do {
             let (principal, tenant) = try await authenticator.authenticate(
                 authorization: request.headers[values: .authorization],
-                queryNames: request.uri.queryParameters.map { String($0.key) }
+                queryNames: request.uri.queryParameters.map { String($0.key) },
+                deadline: deadline
             )
             return .success(principal, tenant)
         } catch {
-            logger.info("authentication refused", metadata: ["rampart.reason": .string(error.reason)])
             var context = context
             if let tenant = error.tenant { context.tenant = tenant.rawValue }
-            await audit.record(context.deny(.auth, error.reason))
+            if error.kind == .unavailable {
+                // Not a verdict on the token: the tenant could not be looked up in time.
+                logger.warning("tenant lookup failed: database unavailable")
+                await audit.record(context.deny(.execute, "database unavailable"))
+            } else {
+                logger.info("authentication refused", metadata: ["rampart.reason": .string(error.reason)])
+                await audit.record(context.deny(.auth, error.reason))
+            }
             return .failure(respond(authReply(error, id: id), request, requestID: context.requestID))
         }
     }
@@ -344,11 +340,7 @@ struct MCPEndpoint: Sendable {
         case .tenantSuspended:
             return MCPReply(status: 403, body: JSONRPCError(.forbidden, "Forbidden: tenant suspended", id: id).body())
         case .unavailable:
-            return MCPReply(
-                status: 503,
-                headers: ["Retry-After": "1"],
-                body: JSONRPCError(.internalError, "service unavailable", id: id).body()
-            )
+            return .unavailable(id: id)
         }
     }
 

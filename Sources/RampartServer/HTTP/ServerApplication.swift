@@ -12,6 +12,8 @@ import ServiceLifecycle
 public enum ServerApplication {
     /// How long start-up waits for the database before giving up with a clear error.
     static let startupDatabaseTimeout: Duration = .seconds(15)
+    /// `/readyz` answers within 2 s whatever the database does (CONTRACT.md §13).
+    static let readinessDeadline: Duration = .milliseconds(1500)
 
     /// `registry` is the Prometheus registry `MetricsSystem` was bootstrapped with; `/metrics` on
     /// the metrics listener serves it.
@@ -26,17 +28,26 @@ public enum ServerApplication {
             throw RampartError.internal(detail: "the input schema of \(tool.name) has an invalid pattern")
         }
         PIIDetector.precompile()
+        // Decided before anything listens: a refusal is the one line start-up prints.
+        try await checkDatabaseWall(configuration: configuration, logger: logger)
+        logger.info("database wall check passed", metadata: ["rampart.public_url": "\(configuration.publicURL)"])
         let client = PostgresClient(
             configuration: configuration.databaseURL.clientConfiguration(maxConnections: 16),
             backgroundLogger: logger
         )
+        let database = Database(client: client)
 
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.get("/healthz") { _, _ in
             Response.json(status: .ok, #"{"status":"ok"}"#)
         }
         router.get("/readyz") { _, context in
-            let readiness = await Readiness.check(client: client, migrations: migrations, logger: context.logger)
+            let readiness = await Readiness.check(
+                database: database,
+                migrations: migrations,
+                until: .now + readinessDeadline,
+                logger: context.logger
+            )
             return readiness.ready
                 ? Response.json(status: .ok, #"{"status":"ready"}"#)
                 : Response.json(status: .serviceUnavailable, #"{"status":"not ready","reason":"\#(readiness.reason)"}"#)
@@ -48,42 +59,35 @@ public enum ServerApplication {
         let authenticator = Authenticator(
             verifier: await TokenVerifier(configuration: configuration, jwks: jwks),
             state: authState,
-            client: client,
+            database: database,
             logger: logger
         )
         let stream = try configuration.auditLog.map { try AuditStream(path: $0) }
-        let audit = AuditActor(client: client, stream: stream, logger: logger)
+        let audit = AuditActor(database: database, stream: stream, logger: logger)
         let metadata = ProtectedResourceMetadata(configuration: configuration)
         metadata.register(on: router)
         MCPEndpoint(
             configuration: configuration,
             authenticator: authenticator,
-            client: client,
+            database: database,
             audit: audit,
             metadataURL: metadata.url
         )
         .register(on: router)
 
-        var app = Application(
+        let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
             // Graceful shutdown runs in reverse: the HTTP server stops taking requests first, then
             // the audit service flushes and seals what is left, then the pool closes.
             services: [
-                client, AuditService(audit: audit, client: client, logger: logger),
+                client, AuditService(audit: audit, database: database, logger: logger),
                 ChangeListener(databaseURL: configuration.databaseURL, auth: authState, logger: logger),
-                ConversationSweeper(client: client, logger: logger),
+                ConversationSweeper(database: database, logger: logger),
                 metricsApplication(configuration: configuration, registry: registry, logger: logger),
             ],
             logger: logger
         )
-        app.beforeServerStarts {
-            try await checkDatabaseWall(client: client, configuration: configuration, logger: logger)
-            logger.info(
-                "database wall check passed",
-                metadata: ["rampart.public_url": "\(configuration.publicURL)"]
-            )
-        }
         return app
     }
 
@@ -94,7 +98,7 @@ public enum ServerApplication {
         registry: PrometheusCollectorRegistry,
         logger: Logger
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok,
@@ -115,14 +119,10 @@ public enum ServerApplication {
     }
 
     /// Refuses start-up unless row-level security binds the server's database role.
-    static func checkDatabaseWall(
-        client: PostgresClient,
-        configuration: ServerConfiguration,
-        logger: Logger
-    ) async throws {
+    static func checkDatabaseWall(configuration: ServerConfiguration, logger: Logger) async throws {
         let problems = try await withThrowingTaskGroup(of: [String].self) { group in
             group.addTask {
-                try await client.withConnection { connection in
+                try await configuration.databaseURL.withConnection(logger: logger) { connection in
                     try await DatabaseWallCheck.problems(on: connection, logger: logger)
                 }
             }
@@ -134,9 +134,6 @@ public enum ServerApplication {
             return try await group.next() ?? []
         }
         guard problems.isEmpty else {
-            for problem in problems {
-                logger.error("database wall check failed", metadata: ["rampart.problem": "\(problem)"])
-            }
             throw RampartError(.refused, "refusing to start: " + problems.joined(separator: "; "))
         }
     }

@@ -9,7 +9,8 @@ import RampartStore
 /// for the whole call, and since the cells are UNLOGGED state the commit need not wait for a WAL
 /// flush.
 struct RateGate: Sendable {
-    let client: PostgresClient
+    let database: Database
+    let deadline: ContinuousClock.Instant
     let principal: Principal
     let tenant: TenantAccess
     let logger: Logger
@@ -41,8 +42,9 @@ struct RateGate: Sendable {
     /// Charges the call to every cell, or to none and throws `RateLimited` naming the refusing one.
     func admit(conversation: String?, resource: String?) async throws {
         let cells = cells(conversation: conversation, resource: resource)
-        let refusal = try await client.withMeteredConnection { connection in
-            try await RateLimitStore.admit(cells, tenant: principal.tenant, on: connection, logger: logger)
+        let (tenant, logger, deadline) = (principal.tenant, logger, deadline)
+        let refusal = try await database.withConnection(until: deadline) { connection in
+            try await RateLimitStore.admit(cells, tenant: tenant, on: connection, logger: logger)
         }
         if let refusal { throw RateLimited(limit: refusal.limit, retryAfterMs: refusal.retryAfterMs) }
     }

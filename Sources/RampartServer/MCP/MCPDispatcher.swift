@@ -11,7 +11,9 @@ struct MCPDispatcher: Sendable {
         "Rampart serves this tenant's JSON documents. Resource URIs are tenant://{tenant}/{collection}/{id}. "
         + "Use open_conversation to scope a task to the resources it needs."
 
-    let client: PostgresClient
+    let database: Database
+    /// When the request must be answered: every database wait ends by then.
+    let deadline: ContinuousClock.Instant
     let principal: Principal
     /// The tenant's settings (rate limits) as authentication read them.
     let tenant: TenantAccess
@@ -27,7 +29,8 @@ struct MCPDispatcher: Sendable {
 
     private var executor: ToolExecutor {
         ToolExecutor(
-            client: client,
+            database: database,
+            deadline: deadline,
             principal: principal,
             logger: logger,
             sessionID: sessionID,
@@ -37,7 +40,9 @@ struct MCPDispatcher: Sendable {
         )
     }
 
-    private var rateGate: RateGate { RateGate(client: client, principal: principal, tenant: tenant, logger: logger) }
+    private var rateGate: RateGate {
+        RateGate(database: database, deadline: deadline, principal: principal, tenant: tenant, logger: logger)
+    }
 
     /// The key of the rate-limit cell of the conversation a call will run in; opening one without
     /// a handle or session runs in none.
@@ -62,6 +67,7 @@ struct MCPDispatcher: Sendable {
                 await audit.record(context.allow(.execute, "ping"))
                 return .result(request.id, .object([:]))
             case ("tools/list", _):
+                try refuseCursor(request)
                 let tools = ToolCatalog.visible(to: principal.scopes)
                 await audit.record(
                     context.allow(.execute, "listed tools", details: ["tools": .array(tools.map { .string($0.name) })])
@@ -73,6 +79,7 @@ struct MCPDispatcher: Sendable {
                 return try await listResources(request)
             case ("resources/templates/list", _):
                 try requireScopes([.read], request)
+                try refuseCursor(request)
                 await audit.record(context.allow(.execute, "listed templates"))
                 let template: JSONValue = [
                     "uriTemplate": .string("tenant://\(principal.tenant)/{collection}/{id}"),
@@ -112,20 +119,13 @@ struct MCPDispatcher: Sendable {
             return error.reply(id: request.id)
         } catch {
             let mapped = DatabaseErrors.map(error)
-            logger.error("request failed", metadata: ["error": "\(mapped.debugDescription)"])
+            DatabaseErrors.log(error, "request failed", logger: logger)
             if mapped.code == .unavailable {
                 // Limits, budgets and the audit trail live in the database: without it, refuse.
-                await audit.record(context.deny(.execute, "database unavailable"))
-                return MCPReply(
-                    status: 503,
-                    headers: ["Retry-After": "1"],
-                    body: JSONRPCError(
-                        .internalError,
-                        "service unavailable",
-                        data: ["requestId": .string(context.requestID)],
-                        id: request.id
-                    ).body()
-                )
+                // Nothing committed: the transaction failed, or never started.
+                let reason = ContinuousClock.now >= deadline ? "deadline exceeded" : "database unavailable"
+                await audit.record(context.deny(.execute, reason))
+                return .unavailable(id: request.id, requestID: context.requestID)
             }
             await audit.record(context.deny(.execute, "internal error"))
             return .error(
@@ -150,6 +150,13 @@ struct MCPDispatcher: Sendable {
             ttlMs: 3_600_000,
             isPrivate: false
         )
+    }
+
+    /// These lists are never paginated, so no cursor can be one of theirs.
+    private func refuseCursor(_ request: JSONRPCRequest) throws(JSONRPCError) {
+        if let cursor = request.params["cursor"], cursor != .null {
+            throw JSONRPCError(.invalidParams, "invalid cursor")
+        }
     }
 
     private func requireScopes(_ scopes: [Scope], _ request: JSONRPCRequest) throws(InsufficientScope) {

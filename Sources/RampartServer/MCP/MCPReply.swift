@@ -12,6 +12,21 @@ struct MCPReply: Sendable, Equatable {
 
     static func accepted() -> MCPReply { MCPReply(status: 202) }
 
+    /// 503: the database is out of reach or the deadline passed, and nothing happened (CONTRACT.md
+    /// §13); the client may retry.
+    static func unavailable(id: JSONRPCID?, requestID: String? = nil) -> MCPReply {
+        MCPReply(
+            status: 503,
+            headers: ["Retry-After": "1"],
+            body: JSONRPCError(
+                .internalError,
+                "service unavailable",
+                data: requestID.map { ["requestId": .string($0)] },
+                id: id
+            ).body()
+        )
+    }
+
     static func result(_ id: JSONRPCID, _ result: JSONValue) -> MCPReply {
         MCPReply(status: 200, body: JSONRPCResponse.result(id: id, result))
     }

@@ -7,7 +7,8 @@ import RampartStore
 /// Handshake-era sessions, stored in PostgreSQL and bound to (tenant, issuer, subject): any
 /// process on the database serves them, and any other principal gets 404 as if they never were.
 struct SessionManager: Sendable {
-    let client: PostgresClient
+    let database: Database
+    let deadline: ContinuousClock.Instant
     let principal: Principal
     let tenant: TenantAccess
     let audit: AuditActor
@@ -47,7 +48,7 @@ struct SessionManager: Sendable {
             )
             return error.reply(id: request.id)
         } catch {
-            return await internalError(error, id: request.id)
+            return await failure(error, id: request.id)
         }
     }
 
@@ -57,21 +58,22 @@ struct SessionManager: Sendable {
         case failure(MCPReply)
     }
 
-    func resume(_ id: String) async -> Resumed {
-        guard ConversationHandle.isWellFormed(id) else { return .failure(await notFound()) }
+    /// `requestID`: the JSON-RPC id the refusal answers (none for a notification).
+    func resume(_ id: String, requestID: JSONRPCID?) async -> Resumed {
+        guard ConversationHandle.isWellFormed(id) else { return .failure(await notFound(requestID)) }
         do {
             guard let session = try await withStore(recording: nil, { try await $0.touch(.session, id: id) }) else {
-                return .failure(await notFound())
+                return .failure(await notFound(requestID))
             }
             return .success(session)
         } catch {
-            return .failure(await internalError(error, id: nil))
+            return .failure(await failure(error, id: requestID))
         }
     }
 
     /// Ends the caller's session: nil when it did, else the reply to send.
     func end(_ id: String) async -> MCPReply? {
-        guard ConversationHandle.isWellFormed(id) else { return await notFound() }
+        guard ConversationHandle.isWellFormed(id) else { return await notFound(nil) }
         var ending = context
         ending.conversation = id
         do {
@@ -79,11 +81,11 @@ struct SessionManager: Sendable {
                 guard try await store.end(.session, id: id) else { throw SessionNotFound() }
                 return true
             }
-            return ended ? nil : await notFound()
+            return ended ? nil : await notFound(nil)
         } catch is SessionNotFound {
-            return await notFound()
+            return await notFound(nil)
         } catch {
-            return await internalError(error, id: nil)
+            return await failure(error, id: nil)
         }
     }
 
@@ -91,10 +93,11 @@ struct SessionManager: Sendable {
     /// audit record commit together.
     private func withStore<Result: Sendable>(
         recording event: AuditEvent?,
-        _ body: @Sendable (ConversationStore) async throws -> Result
+        _ body: @escaping @Sendable (ConversationStore) async throws -> Result
     ) async throws -> Result {
-        let result = try await client.withMeteredConnection { connection in
-            try await connection.withTenantTransaction(principal.tenant, logger: logger) { connection in
+        let result = try await database.withConnection(until: deadline) { connection in
+            try await connection.withTenantTransaction(principal.tenant, until: deadline, logger: logger) {
+                connection in
                 let result = try await body(
                     ConversationStore(connection: connection, principal: principal, logger: logger)
                 )
@@ -108,14 +111,20 @@ struct SessionManager: Sendable {
 
     private struct SessionNotFound: Error {}
 
-    private func notFound() async -> MCPReply {
+    private func notFound(_ id: JSONRPCID?) async -> MCPReply {
         await audit.record(context.deny(.context, "session not found"))
-        return MCPReply(status: 404, body: JSONRPCError(.invalidRequest, "Session not found").body())
+        return MCPReply(status: 404, body: JSONRPCError(.invalidRequest, "Session not found", id: id).body())
     }
 
-    private func internalError(_ error: any Error, id: JSONRPCID?) async -> MCPReply {
-        logger.error("session store failed", metadata: ["error": "\(DatabaseErrors.map(error).debugDescription)"])
-        await audit.record(context.deny(.execute, "internal error"))
-        return MCPReply(status: 500, body: JSONRPCError(.internalError, "internal error", id: id).body())
+    /// 503 when the database is away or the deadline passed (nothing happened), else 500.
+    private func failure(_ error: any Error, id: JSONRPCID?) async -> MCPReply {
+        DatabaseErrors.log(error, "session store failed", logger: logger)
+        guard DatabaseErrors.map(error).code == .unavailable else {
+            await audit.record(context.deny(.execute, "internal error"))
+            return MCPReply(status: 500, body: JSONRPCError(.internalError, "internal error", id: id).body())
+        }
+        let reason = ContinuousClock.now >= deadline ? "deadline exceeded" : "database unavailable"
+        await audit.record(context.deny(.execute, reason))
+        return .unavailable(id: id, requestID: context.requestID)
     }
 }

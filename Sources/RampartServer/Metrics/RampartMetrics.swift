@@ -1,6 +1,5 @@
 import Metrics
 import RampartCore
-import Synchronization
 
 /// What `/metrics` reports (docs/audit.md lists every series). Label values are always from
 /// closed sets — methods, layers, fixed reasons — so a client cannot inflate cardinality.
@@ -38,6 +37,11 @@ enum RampartMetrics {
         Counter(label: "rampart_audit_dropped_total").increment()
     }
 
+    /// An event the database refused even after sanitizing, written as a placeholder instead.
+    static func auditPlaceholder() {
+        Counter(label: "rampart_audit_placeholders_total").increment()
+    }
+
     static func auditSealed(_ count: Int) {
         Counter(label: "rampart_audit_sealed_total").increment(by: count)
     }
@@ -52,22 +56,6 @@ enum RampartMetrics {
             ($0.properties.isAlphabetic && $0.isASCII) || $0 == " " || $0 == "-"
         }
         return words.count <= 6 && plain ? reason.lowercased() : "other"
-    }
-}
-
-/// Connections of the pool in use, for the `rampart_db_connections_in_use` gauge.
-final class PoolUsage: Sendable {
-    static let shared = PoolUsage()
-    private let inUse = Atomic<Int>(0)
-
-    func lease() {
-        let now = inUse.add(1, ordering: .relaxed).newValue
-        Gauge(label: "rampart_db_connections_in_use").record(now)
-    }
-
-    func release() {
-        let now = inUse.subtract(1, ordering: .relaxed).newValue
-        Gauge(label: "rampart_db_connections_in_use").record(now)
     }
 }
 
