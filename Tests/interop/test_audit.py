@@ -189,7 +189,7 @@ def test_metrics_and_alert_rules(server, tenants):
             base = re.sub(r"_(bucket|sum|count)$", "", series)
             known = {"rampart_requests_total", "rampart_request_duration_seconds", "rampart_denials_total",
                      "rampart_audit_events_total", "rampart_conversations_created_total", "rampart_audit_dropped_total",
-                     "rampart_audit_sealed_total", "rampart_db_connections_in_use"}
+                     "rampart_audit_sealed_total", "rampart_db_connections_in_use", "rampart_audit_placeholders_total"}
             assert base in known, f"{rule['alert']} uses unknown series {series}"
     assert "rampart_denials_total" in exported and "rampart_requests_total" in exported
 
