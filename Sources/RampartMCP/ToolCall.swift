@@ -27,6 +27,11 @@ public enum ToolCall: Sendable {
         }
     }
 
+    public var isSearch: Bool {
+        if case .search = self { return true }
+        return false
+    }
+
     /// The operation it is charged as (`rampart admin cost set`): its tool's name.
     public var operation: String {
         switch self {

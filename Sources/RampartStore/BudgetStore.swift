@@ -23,12 +23,13 @@ public enum BudgetStore {
     public static func charge(
         _ operation: String,
         tenant: TenantID,
+        issuer: String,
         subject: String,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Int64 {
         let rows = try await connection.fetch(
-            "SELECT cost, refused FROM rampart.charge(\(tenant.rawValue), \(subject), \(operation))",
+            "SELECT cost, refused FROM rampart.charge(\(tenant.rawValue), \(issuer), \(subject), \(operation))",
             logger: logger
         )
         for (cost, refused) in try rows.decode((Int64, String?).self) {

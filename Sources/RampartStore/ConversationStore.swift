@@ -37,12 +37,16 @@ public struct ConversationStore: Sendable {
         purpose: String? = nil,
         protocolVersion: String? = nil
     ) async throws -> ConversationRecord {
+        // An implicit conversation's id derives from its token, so its row must outlive a revocation
+        // until the token expires (the sweeper keeps it): else the token would open it afresh.
+        let tokenExpiry: Int64? = kind == .implicit ? principal.expiresAt : nil
         let rows = try await connection.fetch(
             """
             INSERT INTO rampart.conversations
-                (tenant_id, conversation_id, kind, issuer, subject, protocol_version, scope, purpose, expires_at)
+                (tenant_id, conversation_id, kind, issuer, subject, protocol_version, scope, purpose, token_expires_at,
+                 expires_at)
             SELECT \(principal.tenant.rawValue), \(id), \(kind.rawValue), \(principal.issuer), \(principal.subject),
-                   \(protocolVersion), \(scope), \(purpose),
+                   \(protocolVersion), \(scope), \(purpose), to_timestamp(\(tokenExpiry)::bigint),
                    now() + make_interval(secs => least(coalesce(l.conversation_idle_seconds, 1800),
                                                        coalesce(l.conversation_lifetime_seconds, 28800)))
             FROM (SELECT NULL) AS one
@@ -103,7 +107,15 @@ public struct ConversationStore: Sendable {
     /// conversation row is locked by `touch` earlier in the transaction, so concurrent calls of one
     /// conversation cannot both take the last slot.
     public func admit(_ uris: [String], to conversation: ConversationRecord) async throws -> Set<String> {
-        guard !uris.isEmpty else { return [] }
+        let admitted = try await admit(groups: uris.map { [$0] }, to: conversation)
+        return Set(zip(uris, admitted).filter(\.1).map(\.0))
+    }
+
+    /// Admits each group of URIs whole or not at all, in order: a group (the documents behind a
+    /// query's aggregate row) is admitted when all its resources fit under the cap together.
+    public func admit(groups: [[String]], to conversation: ConversationRecord) async throws -> [Bool] {
+        let wanted = Set(groups.joined())
+        guard !wanted.isEmpty else { return groups.map { _ in true } }
         let tenant = principal.tenant.rawValue
         var known: Set<String> = []
         var count = 0
@@ -116,12 +128,22 @@ public struct ConversationStore: Sendable {
         )
         for (uri, total) in try rows.decode((String, Int).self) {
             count = total
-            if uris.contains(uri) { known.insert(uri) }
+            if wanted.contains(uri) { known.insert(uri) }
         }
         var fresh: [String] = []
-        for uri in uris
-        where !known.contains(uri) && !fresh.contains(uri) && count + fresh.count < conversation.maxResources {
-            fresh.append(uri)
+        var freshSet: Set<String> = []
+        var admitted: [Bool] = []
+        for group in groups {
+            var new: [String] = []
+            for uri in group where !known.contains(uri) && !freshSet.contains(uri) && !new.contains(uri) {
+                new.append(uri)
+            }
+            let fits = count + fresh.count + new.count <= conversation.maxResources
+            if fits {
+                fresh += new
+                freshSet.formUnion(new)
+            }
+            admitted.append(fits)
         }
         if !fresh.isEmpty {
             try await connection.execute(
@@ -133,7 +155,7 @@ public struct ConversationStore: Sendable {
                 logger: logger
             )
         }
-        return known.union(fresh)
+        return admitted
     }
 
     /// Ends a live conversation of this principal; false when there was none to end.

@@ -5,11 +5,15 @@ import RampartCore
 /// documents. Only fixed SQL fragments are written here; field paths, values and labels are all
 /// bound parameters, so nothing a client sends is ever SQL text.
 enum DocumentQuerySQL {
+    /// Each result row is `(json, documents)`: the row or group as a JSON object, and the URIs of
+    /// the documents behind it — the one document of a plain row, or a group's first
+    /// `documentsPerGroup` (a conversation's resource cap counts them).
     static func compile(
         _ query: DocumentQuery,
         tenant: TenantID,
         scope: ScopeFilter,
-        scalarsOnly: Bool = false
+        scalarsOnly: Bool = false,
+        documentsPerGroup: Int = 1000
     ) -> PostgresQuery {
         var builder = Builder(scalarsOnly: scalarsOnly)
         let tenantParameter = builder.bind(tenant.rawValue)
@@ -40,7 +44,11 @@ enum DocumentQuerySQL {
             let orderTerms = query.orderBy.compactMap { ordering in
                 orderable[ordering.key].map { "\($0) \(ordering.descending ? "DESC" : "ASC") NULLS LAST" }
             }
-            sql = "SELECT jsonb_build_object(\(members.joined(separator: ", ")))::text FROM rampart.documents d"
+            let documents =
+                "coalesce((array_agg('tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id "
+                + "ORDER BY d.collection, d.id))[1:\(builder.bind(Int32(clamping: documentsPerGroup)))], '{}')"
+            sql = "SELECT jsonb_build_object(\(members.joined(separator: ", ")))::text, \(documents)"
+            sql += " FROM rampart.documents d"
             sql += " WHERE " + predicates.joined(separator: " AND ")
             if !groupExpressions.isEmpty {
                 sql += " GROUP BY " + groupExpressions.joined(separator: ", ")
@@ -56,7 +64,8 @@ enum DocumentQuerySQL {
             }
             sql = """
                 SELECT jsonb_build_object('uri', 'tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id, \
-                'version', d.version, 'content', d.body)::text FROM rampart.documents d
+                'version', d.version, 'content', d.body)::text, \
+                ARRAY['tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id] FROM rampart.documents d
                 """
             sql += " WHERE " + predicates.joined(separator: " AND ")
             sql += " ORDER BY " + (orderTerms + ["d.id ASC"]).joined(separator: ", ")

@@ -35,11 +35,17 @@ public struct DocumentStore: Sendable {
         self.logger = logger
     }
 
-    public func read(_ collection: CollectionName, _ id: DocumentID) async throws -> StoredDocument? {
+    /// The document, if it exists; `lockingForWrite` holds its row until the transaction ends.
+    public func read(
+        _ collection: CollectionName,
+        _ id: DocumentID,
+        lockingForWrite: Bool = false
+    ) async throws -> StoredDocument? {
         let rows = try await connection.fetch(
             """
             SELECT body::text, version, updated_at FROM rampart.documents
             WHERE tenant_id = \(tenant.rawValue) AND collection = \(collection.rawValue) AND id = \(id.rawValue)
+            \(unescaped: lockingForWrite ? "FOR UPDATE" : "")
             """,
             logger: logger
         )
@@ -94,35 +100,59 @@ public struct DocumentStore: Sendable {
 
     /// Full-text search over the documents' string values, best match first, with a highlighted
     /// snippet built from those values only (never keys or JSON punctuation).
-    /// With `withBodies`, each hit carries its document instead of a snippet (the caller builds
-    /// the snippet from what redaction leaves); otherwise PostgreSQL highlights the snippet.
+    ///
+    /// `hiding` maps each collection where the caller may not see everything to its redaction
+    /// rules (`Redactor.sqlRules`): documents there are matched and ranked on what the caller
+    /// sees (`rampart.visible`), never on hidden text — a query pairing a visible term with a
+    /// hidden one, or excluding a hidden one, tells nothing. That path reads every document of the
+    /// collections searched (no index can hold a per-caller view), and returns bodies, never a
+    /// database-made snippet. With `withBodies` (or `hiding`), each hit carries its document for
+    /// the caller to build the snippet from what it may show.
     public func search(
         _ text: String,
         collection: CollectionName?,
         limit: Int,
         within scope: ScopeFilter,
+        hiding rules: [String: JSONValue] = [:],
         withBodies: Bool = false
     ) async throws -> [SearchHit] {
-        let rows = try await connection.fetch(
-            """
-            SELECT d.collection, d.id, ts_rank(d.search, q)::float8,
-                   CASE WHEN \(withBodies) THEN '' ELSE ts_headline('english',
-                       coalesce((SELECT string_agg(v #>> '{}', ' … ')
-                                 FROM jsonb_path_query(d.body, 'strict $.** ? (@.type() == "string")') AS v), ''),
-                       q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2') END,
-                   CASE WHEN \(withBodies) THEN d.body::text ELSE '' END
-            FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q
-            WHERE d.tenant_id = \(tenant.rawValue) AND d.search @@ q
-              AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))
-              AND (\(scope.wholeTenant) OR d.collection = ANY(\(scope.collections)::text[])
-                   OR (d.collection || '/' || d.id) = ANY(\(scope.documents)::text[]))
-            ORDER BY 3 DESC, d.collection, d.id
-            LIMIT \(limit)
-            """,
-            logger: logger
-        )
+        let query: PostgresQuery
+        if rules.isEmpty {
+            query = """
+                SELECT d.collection, d.id, ts_rank(d.search, q)::float8,
+                       CASE WHEN \(withBodies) THEN '' ELSE ts_headline('english',
+                           coalesce((SELECT string_agg(v #>> '{}', ' … ')
+                                     FROM jsonb_path_query(d.body, 'strict $.** ? (@.type() == "string")') AS v), ''),
+                           q, 'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2') END,
+                       CASE WHEN \(withBodies) THEN d.body::text ELSE '' END
+                FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q
+                WHERE d.tenant_id = \(tenant.rawValue) AND d.search @@ q
+                  AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))
+                  AND (\(scope.wholeTenant) OR d.collection = ANY(\(scope.collections)::text[])
+                       OR (d.collection || '/' || d.id) = ANY(\(scope.documents)::text[]))
+                ORDER BY 3 DESC, d.collection, d.id
+                LIMIT \(limit)
+                """
+        } else {
+            let hidden = JSONValue.object(rules).jsonText
+            query = """
+                SELECT d.collection, d.id, ts_rank(v.vector, q)::float8, '', d.body::text
+                FROM rampart.documents d, websearch_to_tsquery('english', \(text)) AS q,
+                     LATERAL (SELECT CASE WHEN \(hidden)::jsonb ? d.collection
+                                          THEN jsonb_to_tsvector('english'::regconfig,
+                                                   rampart.visible(d.body, \(hidden)::jsonb -> d.collection),
+                                                   '["string"]')
+                                          ELSE d.search END AS vector) AS v
+                WHERE d.tenant_id = \(tenant.rawValue) AND v.vector @@ q
+                  AND (\(collection?.rawValue)::text IS NULL OR d.collection = \(collection?.rawValue))
+                  AND (\(scope.wholeTenant) OR d.collection = ANY(\(scope.collections)::text[])
+                       OR (d.collection || '/' || d.id) = ANY(\(scope.documents)::text[]))
+                ORDER BY 3 DESC, d.collection, d.id
+                LIMIT \(limit)
+                """
+        }
         var hits: [SearchHit] = []
-        for (collection, id, score, snippet, body) in try rows.decode(
+        for (collection, id, score, snippet, body) in try await connection.fetch(query, logger: logger).decode(
             (String, String, Double, String, String).self
         ) {
             let uri = ResourceURI(
@@ -190,11 +220,33 @@ public struct DocumentStore: Sendable {
         within scope: ScopeFilter,
         scalarsOnly: Bool = false
     ) async throws -> [JSONValue] {
-        let compiled = DocumentQuerySQL.compile(query, tenant: tenant, scope: scope, scalarsOnly: scalarsOnly)
-        var rows: [JSONValue] = []
-        for text in try await connection.fetch(compiled, logger: logger).decode(String.self) {
-            rows.append(try JSONParser.parse(text, maxDepth: 512))
-        }
-        return rows
+        try await rows(query, within: scope, scalarsOnly: scalarsOnly).map(\.value)
     }
+
+    /// The rows of a query, each with the URIs of the documents behind it: one for a plain row;
+    /// for a group, its first `documentsPerGroup` (so a group of more can be told from one of
+    /// exactly that many).
+    public func rows(
+        _ query: DocumentQuery,
+        within scope: ScopeFilter,
+        scalarsOnly: Bool = false,
+        documentsPerGroup: Int = 1000
+    ) async throws -> [QueryRow] {
+        let compiled = DocumentQuerySQL.compile(
+            query,
+            tenant: tenant,
+            scope: scope,
+            scalarsOnly: scalarsOnly,
+            documentsPerGroup: documentsPerGroup
+        )
+        return try await connection.fetch(compiled, logger: logger).decode((String, [String]).self).map {
+            QueryRow(value: try JSONParser.parse($0.0, maxDepth: 512), documents: $0.1)
+        }
+    }
+}
+
+/// One row of `execute_query`, and the documents it was computed from.
+public struct QueryRow: Sendable, Equatable {
+    public let value: JSONValue
+    public let documents: [String]
 }

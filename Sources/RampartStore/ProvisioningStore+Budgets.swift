@@ -6,6 +6,8 @@ import RampartCore
 public struct BudgetStatus: Sendable, Equatable {
     public let tenant: String
     public let user: String?
+    /// The issuer of `user`; nil: the user of every issuer (spending summed).
+    public let issuer: String?
     /// The UTC day, `YYYY-MM-DD`.
     public let day: String
     /// nil: no budget (unlimited).
@@ -18,6 +20,7 @@ public struct BudgetStatus: Sendable, Equatable {
             "spent": .int(spent),
         ]
         if let user { members["user"] = .string(user) }
+        if let issuer { members["issuer"] = .string(issuer) }
         return .object(members)
     }
 }
@@ -29,25 +32,37 @@ public struct OperationCost: Sendable, Equatable {
 }
 
 extension ProvisioningStore {
-    public func setBudget(_ tenant: TenantID, daily: Int64, user: String?) async throws -> BudgetStatus {
+    /// A tenant's budget (no user), one user's of every issuer, or one issuer's user's.
+    public func setBudget(
+        _ tenant: TenantID,
+        daily: Int64,
+        user: String?,
+        issuer: String? = nil
+    ) async throws -> BudgetStatus {
         try await budget(
-            "SELECT tenant_id, subject, day::text, daily_limit, spent FROM rampart.set_budget(\(tenant.rawValue), \(daily), \(user))"
+            """
+            SELECT tenant_id, subject, issuer, day::text, daily_limit, spent
+            FROM rampart.set_budget(\(tenant.rawValue), \(daily), \(user), \(issuer))
+            """
         )
     }
 
-    public func showBudget(_ tenant: TenantID, user: String?) async throws -> BudgetStatus {
+    public func showBudget(_ tenant: TenantID, user: String?, issuer: String? = nil) async throws -> BudgetStatus {
         try await budget(
-            "SELECT tenant_id, subject, day::text, daily_limit, spent FROM rampart.show_budget(\(tenant.rawValue), \(user))"
+            """
+            SELECT tenant_id, subject, issuer, day::text, daily_limit, spent
+            FROM rampart.show_budget(\(tenant.rawValue), \(user), \(issuer))
+            """
         )
     }
 
     private func budget(_ query: PostgresQuery) async throws -> BudgetStatus {
         do {
             let rows = try await connection.fetch(query, logger: logger)
-            for (tenant, user, day, limit, spent) in try rows.decode(
-                (String, String?, String, Int64?, Int64).self
+            for (tenant, user, issuer, day, limit, spent) in try rows.decode(
+                (String, String?, String?, String, Int64?, Int64).self
             ) {
-                return BudgetStatus(tenant: tenant, user: user, day: day, limit: limit, spent: spent)
+                return BudgetStatus(tenant: tenant, user: user, issuer: issuer, day: day, limit: limit, spent: spent)
             }
             throw RampartError.internal(detail: "budget function returned no row")
         } catch {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import RampartCore
+import RampartServer
 import RampartStore
 
 /// The database connection of `rampart db` and `rampart admin`: `--database-url`, else
@@ -16,7 +17,8 @@ struct AdminConnectionOptions: ParsableArguments {
 
     func resolvedURL() throws(RampartError) -> DatabaseURL {
         if let databaseURL { return try DatabaseURL(parsing: databaseURL, key: "--database-url") }
-        guard let raw = ProcessInfo.processInfo.environment["RAMPART_ADMIN_DATABASE_URL"], !raw.isEmpty else {
+        let environment = try SecretFiles.resolve(ProcessInfo.processInfo.environment)
+        guard let raw = environment["RAMPART_ADMIN_DATABASE_URL"], !raw.isEmpty else {
             throw .configuration(key: "RAMPART_ADMIN_DATABASE_URL", "required (or pass --database-url)")
         }
         return try DatabaseURL(parsing: raw, key: "RAMPART_ADMIN_DATABASE_URL")

@@ -12,7 +12,8 @@ struct BudgetCommand: AsyncParsableCommand {
 
     static func printStatus(_ status: BudgetStatus, json: Bool) {
         if json { return print(status.json.jsonText) }
-        let who = status.user.map { "user \($0) of tenant \(status.tenant)" } ?? "tenant \(status.tenant)"
+        let user = status.user.map { user in status.issuer.map { "user \(user) of issuer \($0)" } ?? "user \(user)" }
+        let who = user.map { "\($0) of tenant \(status.tenant)" } ?? "tenant \(status.tenant)"
         print("\(who) on \(status.day): spent \(status.spent) of \(status.limit.map(String.init) ?? "unlimited")")
     }
 
@@ -21,11 +22,19 @@ struct BudgetCommand: AsyncParsableCommand {
         @Argument var tenant: String
         @Option(help: "Cost units a day (0 refuses every charged call).") var daily: Int64
         @Option(help: "A user (the token's sub) instead of the whole tenant.") var user: String?
+        @Option(help: "Only the user of this issuer (the token's iss); default: that user of every issuer.")
+        var issuer: String?
         @OptionGroup var connection: AdminConnectionOptions
+
+        func validate() throws {
+            if issuer != nil, user == nil { throw ValidationError("--issuer goes with --user") }
+        }
 
         func run() async throws {
             let tenantID = try TenantID(validating: tenant)
-            let status = try await connection.withStore { try await $0.setBudget(tenantID, daily: daily, user: user) }
+            let status = try await connection.withStore {
+                try await $0.setBudget(tenantID, daily: daily, user: user, issuer: issuer)
+            }
             BudgetCommand.printStatus(status, json: connection.json)
         }
     }
@@ -34,11 +43,19 @@ struct BudgetCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show today's budget and spending.")
         @Argument var tenant: String
         @Option(help: "A user (the token's sub) instead of the whole tenant.") var user: String?
+        @Option(help: "Only the user of this issuer; default: that user of every issuer, spending summed.")
+        var issuer: String?
         @OptionGroup var connection: AdminConnectionOptions
+
+        func validate() throws {
+            if issuer != nil, user == nil { throw ValidationError("--issuer goes with --user") }
+        }
 
         func run() async throws {
             let tenantID = try TenantID(validating: tenant)
-            let status = try await connection.withStore { try await $0.showBudget(tenantID, user: user) }
+            let status = try await connection.withStore {
+                try await $0.showBudget(tenantID, user: user, issuer: issuer)
+            }
             BudgetCommand.printStatus(status, json: connection.json)
         }
     }

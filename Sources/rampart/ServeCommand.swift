@@ -29,6 +29,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "RAMPART_ALLOWED_ORIGINS") var allowedOrigins: String?
     @Option(help: "RAMPART_METRICS_LISTEN") var metricsListen: String?
     @Option(help: "RAMPART_AUDIT_LOG") var auditLog: String?
+    @Option(name: .customLong("jwt-hs256-issuers"), help: "RAMPART_JWT_HS256_ISSUERS") var jwtHS256Issuers: String?
+    @Option(help: "RAMPART_JWKS_ISSUERS") var jwksIssuers: String?
+    @Option(help: "RAMPART_JWT_ISSUER_TENANTS (ISSUER=tenant tenant;ISSUER=*)") var jwtIssuerTenants: String?
+    @Option(
+        name: .customLong("jwt-hs256-secret-file"),
+        help: "RAMPART_JWT_HS256_SECRET_FILE: a file holding the secret"
+    ) var jwtHS256SecretFile: String?
+    @Option(help: "RAMPART_DATABASE_URL_FILE: a file holding the URL") var databaseUrlFile: String?
+    @Option(help: "RAMPART_ADMIN_DATABASE_URL_FILE") var adminDatabaseUrlFile: String?
+    @Option(help: "RAMPART_METRICS_TOKEN_FILE: a file holding the token /metrics requires") var metricsTokenFile:
+        String?
 
     private var flagValues: [String: String] {
         let pairs: [(String, String?)] = [
@@ -37,7 +48,10 @@ struct ServeCommand: AsyncParsableCommand {
             ("RAMPART_JWT_ISSUERS", jwtIssuers), ("RAMPART_JWT_HS256_SECRET", jwtHS256Secret),
             ("RAMPART_JWKS_FILE", jwksFile), ("RAMPART_JWKS_URL", jwksUrl), ("RAMPART_TENANT_CLAIM", tenantClaim),
             ("RAMPART_ALLOWED_ORIGINS", allowedOrigins), ("RAMPART_METRICS_LISTEN", metricsListen),
-            ("RAMPART_AUDIT_LOG", auditLog),
+            ("RAMPART_AUDIT_LOG", auditLog), ("RAMPART_JWT_HS256_ISSUERS", jwtHS256Issuers),
+            ("RAMPART_JWKS_ISSUERS", jwksIssuers), ("RAMPART_JWT_ISSUER_TENANTS", jwtIssuerTenants),
+            ("RAMPART_JWT_HS256_SECRET_FILE", jwtHS256SecretFile), ("RAMPART_DATABASE_URL_FILE", databaseUrlFile),
+            ("RAMPART_ADMIN_DATABASE_URL_FILE", adminDatabaseUrlFile), ("RAMPART_METRICS_TOKEN_FILE", metricsTokenFile),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -46,6 +60,14 @@ struct ServeCommand: AsyncParsableCommand {
         Console.bootstrapLogging()
         let logger = Console.makeLogger(label: "rampart", defaultLevel: .info)
         var values = ProcessInfo.processInfo.environment.merging(flagValues) { _, flag in flag }
+        for (key, value) in flagValues.sorted(by: { $0.key < $1.key })
+        where SecretFiles.isSecret(key: key, value: value) {
+            // The command line of every process is readable by every local user.
+            logger.warning(
+                "a secret was given as a command-line flag: any local user can read it; use \(key)_FILE instead",
+                metadata: ["rampart.key": .string(key)]
+            )
+        }
 
         if dev {
             let listenAddress = try HostPort(

@@ -25,7 +25,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag var json = false
 
         func run() async throws {
-            let environment = ProcessInfo.processInfo.environment
+            let environment = try SecretFiles.resolve(ProcessInfo.processInfo.environment)
             guard let secret = environment["RAMPART_JWT_HS256_SECRET"], !secret.isEmpty else {
                 throw RampartError.configuration(key: "RAMPART_JWT_HS256_SECRET", "required to mint tokens")
             }

@@ -49,6 +49,7 @@ import Testing
                 let cost = try await BudgetStore.charge(
                     "write_resource",
                     tenant: tenant,
+                    issuer: "https://issuer.example",
                     subject: "alice",
                     on: connection,
                     logger: TestDatabase.logger

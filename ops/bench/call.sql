@@ -22,7 +22,7 @@ SELECT body::text, version, updated_at FROM rampart.documents
 WHERE tenant_id = 'bt' || :t AND collection = 'sales' AND id = 'q1';
 SELECT uri, count(*) OVER () FROM rampart.conversation_resources
 WHERE tenant_id = 'bt' || :t AND conversation_id = 'bench-conversation-' || :u;
-SELECT cost, refused FROM rampart.charge('bt' || :t, 'bench' || :u, 'read_resource');
+SELECT cost, refused FROM rampart.charge('bt' || :t, 'bench', 'bench' || :u, 'read_resource');
 INSERT INTO rampart.audit_events
     (tenant_id, request_id, subject, conversation, method, tool, resource, decision, layer, reason, cost, details)
 SELECT 'bt' || :t, r.request_id, r.subject, r.conversation, r.method, r.tool, r.resource, r.decision, r.layer,

@@ -41,6 +41,20 @@ public struct Redactor: Sendable {
 
     public var isEmpty: Bool { keyRules.isEmpty && pathRules.isEmpty }
 
+    /// The same rules for `rampart.visible(body, rules)` (sql/009), which search matches and ranks
+    /// against: `{"keys": {KEY: ACTION}, "paths": {"a.b": ACTION}}`.
+    public var sqlRules: JSONValue {
+        [
+            "keys": .object(keyRules.mapValues { .string($0.rawValue) }),
+            "paths": .object(
+                Dictionary(
+                    pathRules.map { ($0.key.joined(separator: "."), JSONValue.string($0.value.rawValue)) },
+                    uniquingKeysWith: { first, _ in first }
+                )
+            ),
+        ]
+    }
+
     /// The document with every hidden field redacted, removed or masked, and how many were.
     public func apply(_ value: JSONValue) -> (value: JSONValue, redacted: Int) {
         guard !isEmpty else { return (value, 0) }
@@ -71,6 +85,67 @@ public struct Redactor: Sendable {
             return .array(elements.map { walk($0, path: path, count: &count) })
         default:
             return value
+        }
+    }
+
+    /// A write of a caller who may not see everything: `incoming` with every field this caller
+    /// may not see taken from `stored`, as stored — a caller writes back what it read, placeholders
+    /// and all, and must not destroy what it could not see. Hidden fields new to the document are
+    /// written as sent. nil when `incoming` has no place for a hidden field of `stored` (it
+    /// replaced an object holding one with something else): such a write is refused.
+    public func preserving(_ stored: JSONValue, into incoming: JSONValue) -> (value: JSONValue, preserved: Int)? {
+        guard !isEmpty else { return (incoming, 0) }
+        var count = 0
+        var lost = false
+        let merged = merge(incoming, stored, path: [], count: &count, lost: &lost)
+        return lost ? nil : (merged, count)
+    }
+
+    private func merge(
+        _ incoming: JSONValue,
+        _ stored: JSONValue,
+        path: [String],
+        count: inout Int,
+        lost: inout Bool
+    ) -> JSONValue {
+        switch (incoming, stored) {
+        case (.object(var members), .object(let old)):
+            for (key, oldValue) in old {
+                let memberPath = path + [key]
+                if pathRules[memberPath] ?? keyRules[key] != nil {
+                    members[key] = oldValue
+                    count += 1
+                } else if let newValue = members[key] {
+                    members[key] = merge(newValue, oldValue, path: memberPath, count: &count, lost: &lost)
+                } else if holdsHidden(oldValue, path: memberPath) {
+                    lost = true
+                }
+            }
+            return .object(members)
+        case (.array(let elements), .array(let old)):
+            if old.dropFirst(elements.count).contains(where: { holdsHidden($0, path: path) }) { lost = true }
+            return .array(
+                elements.enumerated().map { index, element in
+                    index < old.count
+                        ? merge(element, old[index], path: path, count: &count, lost: &lost) : element
+                }
+            )
+        default:
+            // Anything hidden below a node the caller replaced would be destroyed.
+            if holdsHidden(stored, path: path) { lost = true }
+            return incoming
+        }
+    }
+
+    /// Whether `value`, found at `path`, holds a field this caller may not see.
+    private func holdsHidden(_ value: JSONValue, path: [String]) -> Bool {
+        switch value {
+        case .object(let members):
+            members.contains { key, member in
+                pathRules[path + [key]] ?? keyRules[key] != nil || holdsHidden(member, path: path + [key])
+            }
+        case .array(let elements): elements.contains { holdsHidden($0, path: path) }
+        default: false
         }
     }
 

@@ -17,16 +17,37 @@ actor AuthActor {
     private var verified: [String: Principal] = [:]
     private var tenants: [TenantID: (access: TenantAccess?, readAt: ContinuousClock.Instant)] = [:]
     private var listening = false
+    /// Bumped by every change notice, so a row read before a change cannot be cached after it.
+    private var generations: [TenantID: UInt64] = [:]
+    private var epoch: UInt64 = 0
+
+    /// Where a tenant's cache entry stands; pass it back to `remember(_:for:readAt:)`.
+    struct Generation: Sendable, Equatable {
+        let epoch: UInt64
+        let tenant: UInt64
+    }
 
     func setListening(_ isListening: Bool) {
         // Notifications may have been missed while the listener was away.
-        if isListening != listening { tenants.removeAll() }
+        if isListening != listening { forgetAllTenants() }
         listening = isListening
     }
 
-    func forget(_ tenant: TenantID) { tenants[tenant] = nil }
+    func forget(_ tenant: TenantID) {
+        tenants[tenant] = nil
+        if generations.count >= Self.maxCachedTokens { forgetAllTenants() }
+        generations[tenant, default: 0] &+= 1
+    }
 
-    func forgetAllTenants() { tenants.removeAll() }
+    func forgetAllTenants() {
+        tenants.removeAll()
+        generations.removeAll()
+        epoch &+= 1
+    }
+
+    func generation(of tenant: TenantID) -> Generation {
+        Generation(epoch: epoch, tenant: generations[tenant] ?? 0)
+    }
 
     func principal(forTokenHash hash: String, now: Int64) -> Principal? {
         guard let principal = verified[hash] else { return nil }
@@ -51,7 +72,10 @@ actor AuthActor {
         return .some(entry.access)
     }
 
-    func remember(_ access: TenantAccess?, for tenant: TenantID) {
+    /// Caches a tenant row read at `generation`, unless a change notice came in since: then the
+    /// row may be stale, and the next request reads it again.
+    func remember(_ access: TenantAccess?, for tenant: TenantID, readAt generation: Generation) {
+        guard generation == self.generation(of: tenant) else { return }
         if tenants.count >= Self.maxCachedTokens { tenants.removeAll(keepingCapacity: true) }
         tenants[tenant] = (access, .now)
     }

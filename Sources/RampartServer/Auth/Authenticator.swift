@@ -45,6 +45,7 @@ struct Authenticator: Sendable {
         if let cached = await state.tenantAccess(principal.tenant) {
             access = cached
         } else {
+            let generation = await state.generation(of: principal.tenant)
             do {
                 let (tenant, logger) = (principal.tenant, logger)
                 access = try await database.withConnection(until: deadline) { connection in
@@ -54,7 +55,7 @@ struct Authenticator: Sendable {
                 DatabaseErrors.log(error, "tenant lookup failed", logger: logger)
                 throw AuthFailure(kind: .unavailable, reason: "tenant lookup failed", tokenPresented: true)
             }
-            await state.remember(access, for: principal.tenant)
+            await state.remember(access, for: principal.tenant, readAt: generation)
         }
         guard let access else { throw .invalid("unknown tenant") }
         guard access.active else {

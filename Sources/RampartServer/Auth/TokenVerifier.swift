@@ -11,6 +11,7 @@ struct TokenVerifier: Sendable {
     static let leeway: Int64 = 60
 
     let issuers: Set<String>
+    let bindings: IssuerBindings
     let audience: String
     let tenantClaim: String
     let hmac: (any JWTAlgorithm)?
@@ -18,6 +19,7 @@ struct TokenVerifier: Sendable {
 
     init(configuration: ServerConfiguration, jwks: JWKSKeys) async {
         issuers = Set(configuration.jwtIssuers)
+        bindings = configuration.issuerBindings
         audience = configuration.publicURL
         tenantClaim = configuration.tenantClaim
         if let secret = configuration.hs256Secret {
@@ -57,7 +59,16 @@ struct TokenVerifier: Sendable {
         guard let claims = try? JSONParser.parse(jws.payload, maxDepth: 8).objectValue else {
             throw .invalid("malformed claims")
         }
-        return try principal(from: claims, token: token, now: now)
+        let principal = try principal(from: claims, token: token, now: now)
+        // The key that verified the token must belong to its issuer, and the issuer may speak
+        // only for its own tenants.
+        guard bindings.mayVerify(issuer: principal.issuer, withHS256: alg == "HS256") else {
+            throw .invalid("issuer not bound to this key")
+        }
+        guard bindings.mayAssert(principal.tenant, issuer: principal.issuer) else {
+            throw .invalid("issuer may not assert this tenant")
+        }
+        return principal
     }
 
     private func principal(from claims: [String: JSONValue], token: String, now: Int64) throws(AuthFailure) -> Principal

@@ -6,12 +6,15 @@ import RampartStore
 /// the flag of the same name. Every value is checked here, once, and a bad one stops start-up
 /// with a single line naming its key.
 public struct ServerConfiguration: Sendable {
-    public static let knownKeys: Set<String> = [
-        "RAMPART_DATABASE_URL", "RAMPART_ADMIN_DATABASE_URL", "RAMPART_LISTEN", "RAMPART_PUBLIC_URL",
-        "RAMPART_AUTH_SERVERS", "RAMPART_JWT_ISSUERS", "RAMPART_JWT_HS256_SECRET", "RAMPART_JWKS_FILE",
-        "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
-        "RAMPART_AUDIT_LOG",
-    ]
+    public static let knownKeys: Set<String> = Set(
+        [
+            "RAMPART_DATABASE_URL", "RAMPART_ADMIN_DATABASE_URL", "RAMPART_LISTEN", "RAMPART_PUBLIC_URL",
+            "RAMPART_AUTH_SERVERS", "RAMPART_JWT_ISSUERS", "RAMPART_JWT_HS256_SECRET", "RAMPART_JWKS_FILE",
+            "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
+            "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
+            "RAMPART_METRICS_TOKEN",
+        ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
+    )
 
     public let databaseURL: DatabaseURL
     public let adminDatabaseURL: DatabaseURL?
@@ -26,13 +29,17 @@ public struct ServerConfiguration: Sendable {
     public let tenantClaim: String
     public let allowedOrigins: [String]
     public let metricsListen: HostPort
+    /// When set, `/metrics` answers only requests bearing it (`Authorization: Bearer …`).
+    public let metricsToken: String?
     public let auditLog: String?
+    public let issuerBindings: IssuerBindings
 
     /// Reads the configuration from `values` (the environment merged with flags).
-    public init(values: [String: String]) throws(RampartError) {
-        for key in values.keys.sorted() where key.hasPrefix("RAMPART_") && !Self.knownKeys.contains(key) {
+    public init(values raw: [String: String]) throws(RampartError) {
+        for key in raw.keys.sorted() where key.hasPrefix("RAMPART_") && !Self.knownKeys.contains(key) {
             throw .configuration(key: key, "unknown configuration key")
         }
+        let values = try SecretFiles.resolve(raw)
         func value(_ key: String) -> String? {
             guard let raw = values[key]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
             return raw
@@ -73,8 +80,14 @@ public struct ServerConfiguration: Sendable {
             throw .configuration(key: "RAMPART_JWKS_FILE", "cannot read the file")
         }
         jwksURL = value("RAMPART_JWKS_URL")
-        if let url = jwksURL, Self.origin(of: url) == nil {
-            throw .configuration(key: "RAMPART_JWKS_URL", "expected an http:// or https:// URL with a host")
+        if let url = jwksURL {
+            guard let origin = Self.origin(of: url), let host = URLComponents(string: url)?.host else {
+                throw .configuration(key: "RAMPART_JWKS_URL", "expected an https:// URL with a host")
+            }
+            // Over plain HTTP a network attacker could swap the keys and mint tokens for any tenant.
+            guard origin.hasPrefix("https://") || HostPort(host: host, port: 0).isLoopback else {
+                throw .configuration(key: "RAMPART_JWKS_URL", "must be https:// (http:// only for a loopback host)")
+            }
         }
         guard hs256Secret != nil || jwksFile != nil || jwksURL != nil else {
             throw .configuration(
@@ -102,6 +115,16 @@ public struct ServerConfiguration: Sendable {
         }
         allowedOrigins = origins.isEmpty ? [origin] : origins
         auditLog = value("RAMPART_AUDIT_LOG")
+        metricsToken = value("RAMPART_METRICS_TOKEN")
+        if let token = metricsToken, token.utf8.count < 16 {
+            throw .configuration(key: "RAMPART_METRICS_TOKEN", "must be at least 16 bytes")
+        }
+        issuerBindings = try IssuerBindings(
+            issuers: jwtIssuers,
+            hasHS256: hs256Secret != nil,
+            hasJWKS: jwksFile != nil || jwksURL != nil,
+            value: value
+        )
     }
 
     /// `scheme://host[:port]` of an http(s) URL, or nil when it is not one.

@@ -17,10 +17,12 @@ enum ConversationReference: Sendable, Equatable {
         self = if let handle { .handle(handle) } else if let sessionID { .session(sessionID) } else { .implicit }
     }
 
-    /// The key of its rate-limit cell.
+    /// The key of its rate-limit cell. A handle or session id is qualified by the caller: a
+    /// conversation is its owner's only, so another principal who learned the id charges a cell
+    /// of its own, never the owner's.
     func key(for principal: Principal) -> String {
         switch self {
-        case .session(let id), .handle(let id): id
+        case .session(let id), .handle(let id): "\(principal.issuer)\u{1F}\(principal.subject)\u{1F}\(id)"
         case .implicit: ConversationResolver.implicitID(of: principal)
         }
     }

@@ -22,7 +22,7 @@ public struct DevEnvironment: Sendable {
         let cluster = try EmbeddedCluster(root: root)
         let port = try cluster.start()
         func url(_ role: String, _ database: String = Self.database) -> String {
-            "postgres://\(role)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+            "postgres://\(role)@localhost:\(port)/\(database)?host=\(cluster.socketDirectory)&sslmode=disable"
         }
         try await DatabaseURL(parsing: url("postgres", "postgres"), key: "--dev").withConnection(logger: logger) {
             try await DevBootstrap.ensureDatabase(Self.database, on: $0, logger: logger)

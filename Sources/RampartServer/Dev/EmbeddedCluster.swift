@@ -2,7 +2,9 @@ import Foundation
 import RampartCore
 
 /// The PostgreSQL cluster of `--dev`, under `.rampart/pg`: created with initdb on first use,
-/// started with pg_ctl, listening on 127.0.0.1 only, trust authentication (loopback, dev only).
+/// started with pg_ctl, reachable only through its Unix socket in a directory of mode 0700 (no TCP
+/// listener), so trust authentication admits only the cluster's OS user and root — never another
+/// local user. `.rampart/` itself is 0700.
 struct EmbeddedCluster {
     let root: URL
     let bin: String
@@ -13,7 +15,7 @@ struct EmbeddedCluster {
         bin = try LocalCommand.postgresBinDirectory()
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root.path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: root.path)
         } catch {
             throw RampartError(.unavailable, "cannot create \(root.path)", detail: "\(error)")
         }
@@ -21,7 +23,8 @@ struct EmbeddedCluster {
     }
 
     private var dataDirectory: String { clusterDirectory.appendingPathComponent("data").path }
-    private var socketDirectory: String { clusterDirectory.appendingPathComponent("sock").path }
+    /// Where the cluster's socket is: the only way in.
+    var socketDirectory: String { clusterDirectory.appendingPathComponent("sock").path }
     private var portFile: URL { root.appendingPathComponent("pg.port") }
 
     /// Starts the cluster if it is not running and returns its port.
@@ -43,7 +46,7 @@ struct EmbeddedCluster {
             asPostgresUser: true
         ).run()
         if status.status != 0 {
-            let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1"
+            let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=''"
             try LocalCommand(
                 executable: "\(bin)/pg_ctl",
                 arguments: [
@@ -73,6 +76,7 @@ struct EmbeddedCluster {
     private func ensureOwnedDirectory(_ path: String) throws(RampartError) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
         } catch {
             throw RampartError(.unavailable, "cannot create \(path)", detail: "\(error)")
         }
@@ -106,6 +110,7 @@ struct EmbeddedCluster {
         let fallback = URL(fileURLWithPath: "/var/tmp/rampart-dev-\(String(hash, radix: 16))")
         do {
             try manager.createDirectory(at: fallback, withIntermediateDirectories: true)
+            try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: fallback.path)
             try manager.removeItem(at: preferred)
             try manager.createSymbolicLink(at: preferred, withDestinationURL: fallback)
         } catch {

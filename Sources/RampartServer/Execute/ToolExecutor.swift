@@ -66,17 +66,12 @@ struct ToolExecutor: Sendable {
                         )
                     }
                 }
-                if tenant.piiDetection, case .success(let value) = result.0, call.returnsContent {
-                    // The tenant opted in: PII and secrets in what goes out are masked and counted.
+                if tenant.piiDetection, case .success(let value) = result.0, call.returnsContent, !call.isSearch {
+                    // The tenant opted in: PII and secrets in what goes out are masked and counted
+                    // (search does it itself, on each snippet before it is marked).
                     let (scanned, found) = PIIDetector().scan(value)
                     result.0 = .success(scanned)
-                    if !found.isEmpty {
-                        result.1.details["detected"] = .object(
-                            Dictionary(
-                                uniqueKeysWithValues: found.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) }
-                            )
-                        )
-                    }
+                    if !found.isEmpty { result.1.details["detected"] = Self.detectionCounts(found) }
                 }
                 if case .success = result.0 {
                     // Charged only when the operation succeeded, in its transaction: a refusal
@@ -84,6 +79,7 @@ struct ToolExecutor: Sendable {
                     result.1.cost = try await BudgetStore.charge(
                         call.operation,
                         tenant: principal.tenant,
+                        issuer: principal.issuer,
                         subject: principal.subject,
                         on: connection,
                         logger: logger
@@ -122,6 +118,11 @@ struct ToolExecutor: Sendable {
         func admitted(_ uris: [String]) async throws -> Set<String> {
             guard let conversation else { return Set(uris) }
             return try await resolver.store.admit(uris, to: conversation)
+        }
+        /// Which groups of URIs the conversation may still receive, each whole or not at all.
+        func admitted(groups: [[String]]) async throws -> [Bool] {
+            guard let conversation else { return groups.map { _ in true } }
+            return try await resolver.store.admit(groups: groups, to: conversation)
         }
         /// The caller's view of a collection under the tenant's redaction rules.
         func redactor(_ collection: String) -> Redactor {
@@ -188,28 +189,38 @@ struct ToolExecutor: Sendable {
             )
 
         case .search(let text, let collection, let limit):
-            // Where a collection has rules for this caller, the snippet is rebuilt from the redacted
-            // document, and a hit that matched only hidden text is dropped (no search oracle).
+            // Where this caller may not see a collection whole, its documents are matched and ranked
+            // on what the caller sees (no search oracle for hidden values), and snippets are
+            // rebuilt from the redacted document; detection runs on a snippet's text before any
+            // marker goes in.
+            let hiding = Dictionary(
+                Set(tenant.redactions.map(\.collection)).filter { collection == nil || $0 == collection?.rawValue }
+                    .compactMap { name in redactor(name).isEmpty ? nil : (name, redactor(name).sqlRules) },
+                uniquingKeysWith: { first, _ in first }
+            )
+            let rebuild = !hiding.isEmpty || tenant.piiDetection
             var visible: [(hit: SearchHit, snippet: String)] = []
             var redacted = 0
-            let rebuild = tenant.redactions.contains { rule in
-                (collection == nil || rule.collection == collection?.rawValue) && !redactor(rule.collection).isEmpty
-            }
+            var detected: [PIIDetector.Kind: Int] = [:]
             for hit in try await documents.search(
                 text,
                 collection: collection,
                 limit: limit,
                 within: filter,
+                hiding: hiding,
                 withBodies: rebuild
             ) {
-                let redactor = redactor(hit.uri.collection.rawValue)
                 guard rebuild else {
                     visible.append((hit, hit.snippet))
                     continue
                 }
-                let (shown, count) = redactor.apply(try JSONParser.parse(hit.bodyJSON, maxDepth: 512))
+                let (shown, count) = redactor(hit.uri.collection.rawValue).apply(
+                    try JSONParser.parse(hit.bodyJSON, maxDepth: 512)
+                )
                 redacted += count
-                if let snippet = Snippet.make(from: shown, query: text) { visible.append((hit, snippet)) }
+                guard var source = Snippet.source(in: shown, query: text) else { continue }
+                if tenant.piiDetection { source = PIIDetector().scan(source, found: &detected) }
+                visible.append((hit, Snippet.window(of: source, query: text)))
             }
             let allowed = try await admitted(visible.map(\.hit.uri.description))
             let hits = visible.filter { allowed.contains($0.hit.uri.description) }
@@ -223,18 +234,14 @@ struct ToolExecutor: Sendable {
                     }
                 )
             ])
+            var details: [String: JSONValue] = [
+                "hits": .int(Int64(hits.count)), "withheld_by_cap": .int(Int64(visible.count - hits.count)),
+                "query_length": .int(Int64(text.count)), "redacted": .int(Int64(redacted)),
+            ]
+            if !detected.isEmpty { details["detected"] = Self.detectionCounts(detected) }
             return (
                 outcome,
-                context.event(
-                    .allow,
-                    .execute,
-                    "searched",
-                    resource: collection?.rawValue,
-                    details: [
-                        "hits": .int(Int64(hits.count)), "withheld_by_cap": .int(Int64(visible.count - hits.count)),
-                        "query_length": .int(Int64(text.count)), "redacted": .int(Int64(redacted)),
-                    ]
-                )
+                context.event(.allow, .execute, "searched", resource: collection?.rawValue, details: details)
             )
 
         case .write(let uri, let content, let ifVersion):
@@ -243,6 +250,27 @@ struct ToolExecutor: Sendable {
             }
             guard try await admitted(["\(uri)"]).contains("\(uri)") else {
                 return (capReached, context.event(.deny, .context, "resource cap reached", resource: "\(uri)"))
+            }
+            // A caller who may not see the whole document writes back what it read: the fields it
+            // could not see are kept as stored, never overwritten with placeholders or dropped.
+            var content = content
+            var preserved = 0
+            let hiding = redactor(uri.collection.rawValue)
+            if !hiding.isEmpty,
+                let stored = try await documents.read(uri.collection, uri.id, lockingForWrite: true)
+            {
+                guard
+                    let merged = hiding.preserving(try JSONParser.parse(stored.bodyJSON, maxDepth: 512), into: content)
+                else {
+                    return (
+                        .failure(
+                            "invalid argument \"content\": it would remove fields you cannot see; keep the objects "
+                                + "and array entries that hold them"
+                        ),
+                        context.event(.deny, .sanitize, "write would remove hidden fields", resource: "\(uri)")
+                    )
+                }
+                (content, preserved) = merged
             }
             do {
                 let write = try await documents.write(
@@ -258,7 +286,7 @@ struct ToolExecutor: Sendable {
                         .execute,
                         write.created ? "created" : "updated",
                         resource: write.uri,
-                        details: ["version": .int(write.version)]
+                        details: ["version": .int(write.version), "preserved": .int(Int64(preserved))]
                     )
                 )
             } catch let error as RampartError where error.code == .conflict {
@@ -275,11 +303,19 @@ struct ToolExecutor: Sendable {
                     context.event(.deny, .sanitize, "query on a redacted field", resource: query.collection.rawValue)
                 )
             }
-            let found = try await documents.query(query, within: filter, scalarsOnly: redactor.comparesScalarsOnly)
-            let uris = found.compactMap { $0["uri"]?.stringValue }
-            let allowed = try await admitted(uris)
-            let rows = found.filter { row in row["uri"]?.stringValue.map(allowed.contains) ?? true }.map { row in
-                guard case .object(var members) = row, let content = members["content"] else { return row }
+            // Every row counts against the conversation's resource cap by the documents behind it:
+            // a document for a plain row, all of a group's for an aggregate (a group of more
+            // documents than the cap can never fit, so one more than the cap is enough to know).
+            let maxResources = conversation?.maxResources ?? Int(DocumentQuery.maxLimit)
+            let found = try await documents.rows(
+                query,
+                within: filter,
+                scalarsOnly: redactor.comparesScalarsOnly,
+                documentsPerGroup: maxResources + 1
+            )
+            let fits = try await admitted(groups: found.map(\.documents))
+            let rows = zip(found, fits).filter(\.1).map { row, _ in
+                guard case .object(var members) = row.value, let content = members["content"] else { return row.value }
                 members["content"] = redactor.apply(content).value
                 return .object(members)
             }
@@ -341,6 +377,10 @@ struct ToolExecutor: Sendable {
             "content": content,
         ]
         return (json, redacted)
+    }
+
+    static func detectionCounts(_ found: [PIIDetector.Kind: Int]) -> JSONValue {
+        .object(Dictionary(uniqueKeysWithValues: found.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) }))
     }
 
     static func summaryJSON(_ summary: DocumentSummary) -> JSONValue {

@@ -83,7 +83,7 @@ public enum ServerApplication {
             services: [
                 client, AuditService(audit: audit, database: database, logger: logger),
                 ChangeListener(databaseURL: configuration.databaseURL, auth: authState, logger: logger),
-                ConversationSweeper(database: database, logger: logger),
+                ConversationSweeper(database: database, logger: logger), JWKSRefresher(keys: jwks),
                 metricsApplication(configuration: configuration, registry: registry, logger: logger),
             ],
             logger: logger
@@ -99,8 +99,13 @@ public enum ServerApplication {
         logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router(options: .autoGenerateHeadEndpoints)
-        router.get("/metrics") { _, _ in
-            Response(
+        let expected = configuration.metricsToken.map { "Bearer \($0)" }
+        router.get("/metrics") { request, _ in
+            // The series carry tenant ids: with RAMPART_METRICS_TOKEN set, only its bearer may read them.
+            if let expected, !Self.matches(request.headers[.authorization], expected) {
+                return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"])
+            }
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
@@ -116,6 +121,14 @@ public enum ServerApplication {
             ),
             logger: metricsLogger
         )
+    }
+
+    /// Compares a presented credential with the expected one in time independent of where they differ.
+    static func matches(_ presented: String?, _ expected: String) -> Bool {
+        let (given, wanted) = (Array((presented ?? "").utf8), Array(expected.utf8))
+        var difference = UInt8(given.count == wanted.count ? 0 : 1)
+        for index in wanted.indices { difference |= wanted[index] ^ (index < given.count ? given[index] : 0) }
+        return difference == 0
     }
 
     /// Refuses start-up unless row-level security binds the server's database role.
