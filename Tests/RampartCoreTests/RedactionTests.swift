@@ -66,4 +66,46 @@ import Testing
         #expect(!text.contains("4111-1111-1111-1111") && text.contains("4111-1111-1111-1112"))
         #expect(found[.card] == 1 && found[.phone] == 1)
     }
+
+    @Test func aWriteBackKeepsWhatTheCallerCouldNotSee() throws {
+        let redactor = Redactor(rules: rules, collection: "hr", scopes: [.read])
+        let (shown, _) = redactor.apply(document)
+        guard case .object(var edited) = shown else { return #expect(Bool(false)) }
+        edited["name"] = "Alice B."
+        let (merged, preserved) = try #require(redactor.preserving(document, into: .object(edited)))
+        #expect(preserved == 5)
+        #expect(merged["name"] == "Alice B." && merged["ssn"] == "123-45-6789" && merged["card"] == "4111111111111111")
+        #expect(merged["contact"]?["email"] == "a@x.io" && merged["contact"]?["ssn"] == "999-99-9999")
+        #expect(merged["history"]?.arrayValue?.first?["ssn"] == "111-11-1111")
+        // New hidden fields are the caller's to write; a document without rules is written as sent.
+        let created = redactor.preserving(["name": "New"], into: ["name": "New", "ssn": "000-00-0000"])
+        #expect(created?.value["ssn"] == "000-00-0000")
+        #expect(
+            Redactor(rules: [], collection: "hr", scopes: []).preserving(document, into: ["x": 1])?.value == ["x": 1]
+        )
+    }
+
+    @Test func aWriteThatWouldDropHiddenFieldsIsRefused() {
+        let redactor = Redactor(rules: rules, collection: "hr", scopes: [.read])
+        for incoming: JSONValue in [
+            ["name": "x", "contact": "gone"],  // an object holding hidden fields replaced
+            ["name": "x"],  // dropped whole
+            ["name": "x", "contact": ["city": "Oslo"], "history": []],  // array entries holding them dropped
+        ] {
+            #expect(redactor.preserving(document, into: incoming) == nil, "\(incoming.jsonText)")
+        }
+    }
+
+    @Test func theSQLRulesNameKeysAndPaths() {
+        let sql = Redactor(rules: rules, collection: "hr", scopes: [.read]).sqlRules
+        #expect(sql["keys"] == ["ssn": "redact", "card": "mask"])
+        #expect(sql["paths"] == ["contact.email": "remove"])
+    }
+
+    @Test func aSnippetSourceIsTheFirstVisibleMatchElseTheFirstString() {
+        let doc: JSONValue = ["a": "nothing here", "b": "the renewal is due"]
+        #expect(Snippet.source(in: doc, query: "renewals") == "the renewal is due")
+        #expect(Snippet.source(in: doc, query: "zzz") == "nothing here")
+        #expect(Snippet.window(of: "paid with card", query: "card") == "paid with **card**")
+    }
 }

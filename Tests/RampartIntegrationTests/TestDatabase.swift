@@ -18,6 +18,9 @@ enum TestDatabase {
         return try DatabaseURL(parsing: raw, key: variable)
     }
 
+    /// `asApp` or `asAdmin`, for tests that run the same steps as each role.
+    typealias Session = @Sendable ((PostgresConnection) async throws -> Void) async throws -> Void
+
     static func asApp<R: Sendable>(_ body: (PostgresConnection) async throws -> R) async throws -> R {
         try await url("TEST_DATABASE_URL").withConnection(logger: logger, body)
     }

@@ -181,3 +181,149 @@ def test_a_jwks_url_is_refetched_for_an_unknown_kid_at_most_every_30_seconds(key
     finally:
         server.stop()
         httpd.shutdown()
+
+
+class KeyServer:
+    """A JWKS endpoint on loopback whose answers a test controls: body, status, headers."""
+
+    def __init__(self, document):
+        import http.server
+        import threading
+
+        self.document, self.status, self.headers, self.fetches = document, 200, {}, []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                owner.fetches.append(time.monotonic())
+                body = owner.body() if callable(owner.body) else json.dumps(owner.document).encode()
+                self.send_response(owner.status)
+                for name, value in owner.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.body = None
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
+def test_a_withdrawn_key_stops_being_trusted_on_the_timer(keys, tenants):
+    from rampart_server import RampartServer
+
+    published = json.load(open(keys.path))
+    keyserver = KeyServer(published)
+    keyserver.headers = {"Cache-Control": "max-age=1"}  # held to the 10 s minimum
+    server = RampartServer(keys, extra_env={"RAMPART_JWKS_FILE": None, "RAMPART_JWKS_URL": keyserver.url})
+    try:
+        token = server.token(tenants[0], alg="ES256")
+        assert server.post(discover(), token=token).status_code == 200
+        published["keys"] = [k for k in published["keys"] if k["kid"] != "ec-1"]  # withdrawn after a compromise
+        time.sleep(13)
+        assert len(keyserver.fetches) >= 2
+        # The token is cached as verified until it expires, so a fresh one of the same key shows it.
+        assert_unauthorized(server.post(discover(), token=server.token(tenants[0], alg="ES256")), server)
+        assert server.post(discover(), token=server.token(tenants[0], alg="RS256")).status_code == 200
+        gaps = [b - a for a, b in zip(keyserver.fetches, keyserver.fetches[1:])]
+        assert all(gap >= 9 for gap in gaps), gaps
+    finally:
+        server.stop()
+        keyserver.stop()
+
+
+def test_jwks_fetches_follow_no_redirect_and_read_at_most_a_mebibyte(keys, tenants):
+    from rampart_server import RampartServer
+
+    target = KeyServer(json.load(open(keys.path)))
+    redirect = KeyServer({})
+    redirect.status, redirect.headers = 302, {"Location": target.url}
+    huge = KeyServer({})
+    huge.body = lambda: b'{"keys": [], "padding": "' + b"x" * (2 << 20) + b'"}'
+    try:
+        for source in (redirect, huge):
+            server = RampartServer(keys, extra_env={"RAMPART_JWKS_FILE": None, "RAMPART_JWKS_URL": source.url})
+            try:
+                assert_unauthorized(server.post(discover(), token=server.token(tenants[0], alg="RS256")), server)
+            finally:
+                server.stop()
+        assert target.fetches == []
+    finally:
+        for keyserver in (target, redirect, huge):
+            keyserver.stop()
+
+
+def serve_refusal(**env):
+    import subprocess
+
+    from conftest import BIN, env_without_rampart, free_port
+    values = {"RAMPART_DATABASE_URL": "postgres://nobody@127.0.0.1:1/x", "RAMPART_JWT_ISSUERS": "https://a.example",
+              "RAMPART_METRICS_LISTEN": f"127.0.0.1:{free_port()}", "RAMPART_LISTEN": f"127.0.0.1:{free_port()}"}
+    values.update(env)
+    result = subprocess.run([BIN, "serve"], env=env_without_rampart(**values), capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 1
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_unsafe_key_configurations_are_refused_at_start(keys):
+    secret = "s" * 40
+    assert "RAMPART_JWKS_URL: must be https://" in serve_refusal(RAMPART_JWKS_URL="http://keys.example/jwks.json")
+    two = {"RAMPART_JWT_ISSUERS": "https://a.example,https://b.example", "RAMPART_JWT_HS256_SECRET": secret,
+           "RAMPART_JWKS_FILE": keys.path}
+    assert "RAMPART_JWT_HS256_ISSUERS: required" in serve_refusal(**two)
+    assert "is not in RAMPART_JWT_ISSUERS" in serve_refusal(**two, RAMPART_JWT_HS256_ISSUERS="https://c.example",
+                                                            RAMPART_JWKS_ISSUERS="https://b.example")
+    assert "RAMPART_JWT_ISSUER_TENANTS" in serve_refusal(RAMPART_JWT_HS256_SECRET=secret,
+                                                         RAMPART_JWT_ISSUER_TENANTS="https://a.example=BAD!")
+
+
+def test_each_issuer_is_bound_to_its_keys_and_tenants(keys, tenants):
+    from rampart_server import ISSUER, RampartServer
+    a, b = tenants
+    lab = "https://lab.example"
+    server = RampartServer(keys, extra_env={
+        "RAMPART_JWT_ISSUERS": f"{ISSUER},{lab}",
+        "RAMPART_JWKS_ISSUERS": ISSUER,        # production: the JWKS keys, any tenant
+        "RAMPART_JWT_HS256_ISSUERS": lab,      # a test secret: only the lab issuer, only tenant a
+        "RAMPART_JWT_ISSUER_TENANTS": f"{lab}=zz-nobody {a}",
+    })
+    try:
+        assert server.post(discover(), token=server.token(b, alg="RS256")).status_code == 200
+        assert server.post(discover(), token=server.token(a, iss=lab)).status_code == 200
+        # The weak secret cannot mint tokens of the production issuer, nor for another tenant.
+        assert_unauthorized(server.post(discover(), token=server.token(b)), server)
+        assert_unauthorized(server.post(discover(), token=server.token(b, iss=lab)), server)
+        # Nor can a production key speak for the lab issuer.
+        assert_unauthorized(server.post(discover(), token=server.token(a, alg="ES256", iss=lab)), server)
+    finally:
+        server.stop()
+
+
+def test_user_budgets_are_kept_per_issuer(keys, tenants):
+    from rampart_server import ISSUER, RampartServer
+    a, _ = tenants
+    other = "https://other.example"
+    server = RampartServer(keys, extra_env={"RAMPART_JWT_ISSUERS": f"{ISSUER},{other}",
+                                            "RAMPART_JWKS_ISSUERS": f"{ISSUER},{other}",
+                                            "RAMPART_JWT_HS256_ISSUERS": f"{ISSUER},{other}"})
+    try:
+        assert run("admin", "budget", "set", a, "--daily", "2", "--user", "alice").returncode == 0
+        read = tool_call("read_resource", {"uri": f"tenant://{a}/sales/q1"})
+        mine = [server.post(read, token=server.token(a, sub="alice")).status_code for _ in range(3)]
+        theirs = [server.post(read, token=server.token(a, sub="alice", iss=other)).status_code for _ in range(3)]
+        assert mine == theirs == [200, 200, 429], (mine, theirs)
+        total = json.loads(run("admin", "budget", "show", a, "--user", "alice", "--json").stdout)
+        assert (total["limit"], total["spent"]) == (2, 4)
+        one = json.loads(run("admin", "budget", "show", a, "--user", "alice", "--issuer", other, "--json").stdout)
+        assert (one["issuer"], one["spent"]) == (other, 2)
+    finally:
+        server.stop()

@@ -3,6 +3,8 @@ caps and lifetimes hold, revocation reaches another process at once, and a conve
 one principal answers another exactly like an unknown one."""
 import base64
 import json
+import os
+import subprocess
 import time
 
 import httpx
@@ -218,3 +220,52 @@ def test_the_default_scope_applies_to_new_conversations(server, tenants):
     assert caller.call("read_resource", {"uri": f"tenant://{a}/hr/aardvark"})["isError"]
     opened = caller.call("open_conversation", {})["structuredContent"]
     assert opened["scope"] == [f"tenant://{a}/sales/*"]
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_aggregate_rows_count_their_documents_against_the_cap(server, tenants, era):
+    a, _ = tenants
+    assert run("admin", "limits", "set", a, "--max-resources-per-conversation", "2").returncode == 0
+    caller = Caller(server, server.token(a), era)
+    handle = caller.call("open_conversation", {})["structuredContent"]["conversation"]
+    conversation = {"conversation": handle} if caller.modern else {}
+    # Groups in order: dana (q1, q3) fits the cap of 2; lee (q2) would be a third resource.
+    grouped = caller.call("execute_query", {"collection": "sales", "group_by": ["owner"],
+                                            "aggregate": [{"fn": "count"}], **conversation})
+    assert grouped["structuredContent"]["rows"] == [{"owner": "dana", "count": 2}], grouped
+    # Per-document groups are per-document rows: only as many as the cap leaves.
+    by_id = caller.call("execute_query", {"collection": "sales", "group_by": ["title"], **conversation})
+    assert len(by_id["structuredContent"]["rows"]) == 2, by_id
+    # An aggregate over more documents than the cap can never be answered.
+    fresh = Caller(server, server.token(a, sub="counter"), era)
+    count = fresh.call("execute_query", {"collection": "sales", "aggregate": [{"fn": "count"}]})
+    assert count["structuredContent"]["rows"] == [], count
+
+
+def test_handles_of_others_never_spend_the_owners_conversation_limit(server, tenants):
+    a, _ = tenants
+    assert run("admin", "limits", "set", a, "--conversation-per-minute", "3", "--user-per-minute", "1000",
+               "--tenant-per-minute", "1000", "--resource-per-minute", "1000").returncode == 0
+    alice = Caller(server, server.token(a, sub="alice"), "2026-07-28")
+    handle = alice.call("open_conversation", {})["structuredContent"]["conversation"]
+    mallory = server.token(a, sub="mallory")
+    read = tool_call("read_resource", {"uri": f"tenant://{a}/sales/q1", "conversation": handle})
+    for _ in range(6):
+        assert server.post(read, token=mallory).status_code in (200, 429)
+    for _ in range(3):
+        assert not alice.call("read_resource", {"uri": f"tenant://{a}/sales/q1", "conversation": handle})["isError"]
+
+
+def test_a_revoked_implicit_conversation_stays_revoked_after_the_sweep(server, tenants):
+    a, _ = tenants
+    token = server.token(a, sub="sweeper")
+    read = tool_call("read_resource", {"uri": f"tenant://{a}/sales/q1"})
+    assert not server.post(read, token=token).json()["result"]["isError"]
+    listed = json.loads(run("admin", "conversation", "list", a, "--json").stdout)
+    implicit = next(c["conversation"] for c in listed if c["subject"] == "sweeper" and c["kind"] == "implicit")
+    assert run("admin", "conversation", "revoke", implicit).returncode == 0
+    subprocess.run(["psql", "-qAt", os.environ["TEST_SUPERUSER_URL"], "-c",
+                    f"UPDATE rampart.conversations SET revoked_at = now() - interval '2 hours' "
+                    f"WHERE conversation_id = '{implicit}'; SELECT rampart.sweep_conversations(3600)"], check=True)
+    again = server.post(read, token=token).json()["result"]
+    assert again["isError"] and text(again) == "conversation not found"

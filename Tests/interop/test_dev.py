@@ -43,6 +43,14 @@ def test_dev_mode_serves_the_demo_tenant(tmp_path):
         assert listed.returncode == 0, listed.stderr
         assert "tenant://demo/sales/q1" in listed.stdout and "tenant://demo/hr/alice" in listed.stdout
 
+        # Nobody but the cluster's user and root can reach it: no TCP listener, a private directory.
+        assert os.stat(tmp_path / ".rampart").st_mode & 0o077 == 0
+        assert "host=" in admin_url and "127.0.0.1" not in admin_url
+        pg_port = int((tmp_path / ".rampart" / "pg.port").read_text())
+        import socket
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", pg_port)) != 0
+
         # A second start reuses the cluster and the demo data.
         again = subprocess.Popen([BIN, "serve", "--dev", "--listen", f"127.0.0.1:{port}"], cwd=tmp_path,
                                  env=env_without_rampart(RAMPART_METRICS_LISTEN=f"127.0.0.1:{free_port()}"),

@@ -122,3 +122,72 @@ def test_detection_masks_pii_and_secrets_when_on(server, tenants):
     events = [json.loads(line) for line in run("audit", "export", "--tenant", tenant).stdout.splitlines()]
     read = next(e for e in events if e["request_id"] == response.headers["x-request-id"])
     assert read["details"]["detected"]["card"] == 1 and read["details"]["detected"]["email"] == 1
+
+
+@pytest.mark.parametrize("action, field", [("redact", "diagnosis"), ("remove", "diagnosis"), ("mask", "diagnosis"),
+                                           ("redact", "record.diagnosis"), ("remove", "record.diagnosis")])
+def test_search_is_no_oracle_for_hidden_values(server, tenants, action, field):
+    """A visible term with a hidden one, or excluding a hidden one, answers the same whatever the
+    hidden field holds: matching and ranking see only what the caller sees."""
+    tenant = tenants[0]
+    rule(tenant, "patients", field, action)
+    for doc, condition in (("p1", "diabetes"), ("p2", "migraine")):
+        body = {"name": "alice", "note": "routine visit"}
+        if "." in field:
+            body["record"] = {"diagnosis": condition}
+        else:
+            body["diagnosis"] = condition
+        put(tenant, f"tenant://{tenant}/patients/{doc}", body)
+    token = server.token(tenant)
+
+    def answer(query, doc):
+        call = tool_call("search_resources", {"query": query, "collection": "patients"})
+        hits = server.post(call, token=token).json()["result"]["structuredContent"]["hits"]
+        return [(h["score"], h["snippet"]) for h in hits if h["uri"].endswith(f"/{doc}")]
+
+    for query in ("alice diabetes", "alice -diabetes", "alice migraine", "alice -migraine", "diabetes",
+                  '"alice diabetes"', "alice OR diabetes"):
+        assert answer(query, "p1") == answer(query, "p2"), query
+    # What the caller sees still matches.
+    assert answer("alice routine", "p1") and answer("alice routine", "p1") == answer("alice routine", "p2")
+
+
+def test_snippets_are_scanned_for_pii_before_they_are_marked(server, tenants):
+    tenant = tenants[0]
+    put(tenant, f"tenant://{tenant}/notes/card", {"text": "paid with 4111 1111 1111 1111 yesterday, mail bob@example.com"})
+    assert run("admin", "redact", "detect", tenant, "on").returncode == 0
+    token = server.token(tenant)
+    for query in ("1111", "paid", "yesterday"):
+        hits = server.post(tool_call("search_resources", {"query": query, "collection": "notes"}), token=token).json()
+        snippets = [h["snippet"] for h in hits["result"]["structuredContent"]["hits"]]
+        assert snippets, query
+        for snippet in snippets:
+            assert "4111" not in snippet and "bob@example.com" not in snippet, (query, snippet)
+
+
+def test_a_write_under_redaction_keeps_what_the_caller_cannot_see(server, tenants):
+    tenant = tenants[0]
+    rule(tenant, "staff", "ssn", "redact")
+    rule(tenant, "staff", "contact.phone", "remove")
+    rule(tenant, "staff", "salary", "mask")
+    stored = {"name": "Ann", "ssn": "123-45-6789", "salary": 98765, "contact": {"phone": "555-0100", "city": "Oslo"},
+              "history": [{"ssn": "111-11-1111", "year": 2020}]}
+    put(tenant, f"tenant://{tenant}/staff/ann", stored)
+    token = server.token(tenant, scope="resources:read resources:write")
+    uri = f"tenant://{tenant}/staff/ann"
+    seen = server.post(tool_call("read_resource", {"uri": uri}), token=token).json()["result"]["structuredContent"]
+    content = seen["content"]
+    assert content["ssn"] == "***REDACTED***" and "phone" not in content["contact"]
+    content["name"] = "Ann B."  # a read-modify-write, placeholders and all
+    written = server.post(tool_call("write_resource", {"uri": uri, "content": content,
+                                                       "if_version": seen["version"]}), token=token).json()
+    assert written["result"]["isError"] is False, written
+    now = json.loads(run("admin", "resource", "get", uri, "--json").stdout)
+    body = now.get("content", now.get("body", now))
+    assert body["name"] == "Ann B." and body["ssn"] == "123-45-6789" and body["salary"] == 98765
+    assert body["contact"] == {"phone": "555-0100", "city": "Oslo"} and body["history"][0]["ssn"] == "111-11-1111"
+    # Dropping an object that holds a hidden field would destroy it: refused, nothing written.
+    refused = server.post(tool_call("write_resource", {"uri": uri, "content": {"name": "x", "history": []}}),
+                          token=token).json()["result"]
+    assert refused["isError"] is True and "fields you cannot see" in refused["content"][0]["text"]
+    assert json.loads(run("admin", "resource", "get", uri, "--json").stdout) == now

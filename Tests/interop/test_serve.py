@@ -116,3 +116,79 @@ def test_health_readiness_and_graceful_shutdown():
             process.kill()
     output = process.stdout.read() + process.stderr.read()
     assert "x" * 32 not in output
+
+
+def test_a_refusal_is_one_line_before_anything_listens():
+    metrics = f"127.0.0.1:{free_port()}"
+    result = serve_until_exit(serve_env(RAMPART_DATABASE_URL=os.environ["TEST_SUPERUSER_URL"],
+                                        RAMPART_LISTEN=f"127.0.0.1:{free_port()}", RAMPART_METRICS_LISTEN=metrics))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [last_line(result.stderr)], result.stderr
+    assert "listening" not in result.stderr.lower()
+
+
+def test_secrets_from_files_and_a_warning_for_secret_flags(tmp_path):
+    secret_file = tmp_path / "hs256"
+    secret_file.write_text("f" * 40 + "\n")
+    url_file = tmp_path / "db"
+    url_file.write_text(os.environ["TEST_DATABASE_URL"])
+    port = free_port()
+    env = serve_env(RAMPART_LISTEN=f"127.0.0.1:{port}", RAMPART_JWT_HS256_SECRET_FILE=str(secret_file),
+                    RAMPART_DATABASE_URL_FILE=str(url_file))
+    del env["RAMPART_JWT_HS256_SECRET"], env["RAMPART_DATABASE_URL"]
+    process = subprocess.Popen([BIN, "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/readyz"), "never became ready"
+        import json
+
+        import jwt
+
+        from conftest import run
+        tenant = f"f-{port}"
+        assert run("admin", "tenant", "create", tenant).returncode == 0
+        discover = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}}).encode()
+        for key, status in (("f" * 40, 200), ("h" * 40, 401)):
+            token = jwt.encode({"iss": "https://issuer.example", "aud": f"http://127.0.0.1:{port}/mcp", "sub": "a",
+                                "tenant_id": tenant, "exp": int(time.time()) + 60}, key, algorithm="HS256")
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/mcp", method="POST", data=discover, headers={
+                "Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                "MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"})
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    got = response.status
+            except urllib.error.HTTPError as error:
+                got = error.code
+            assert got == status, key[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    both = serve_until_exit(serve_env(RAMPART_JWT_HS256_SECRET_FILE=str(secret_file)))
+    assert both.returncode == 1 and "set RAMPART_JWT_HS256_SECRET or RAMPART_JWT_HS256_SECRET_FILE, not both" in \
+        last_line(both.stderr)
+
+    flagged = subprocess.Popen([BIN, "serve", "--jwt-hs256-secret", "g" * 40], env=serve_env(
+        RAMPART_LISTEN=f"127.0.0.1:{free_port()}"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    flagged.terminate()
+    _, err = flagged.communicate(timeout=30)
+    assert "a secret was given as a command-line flag" in err and "RAMPART_JWT_HS256_SECRET_FILE" in err
+    assert "g" * 40 not in err
+
+
+def test_metrics_can_require_a_token(tmp_path):
+    port, metrics = free_port(), f"127.0.0.1:{free_port()}"
+    process = subprocess.Popen([BIN, "serve"], env=serve_env(RAMPART_LISTEN=f"127.0.0.1:{port}",
+                                                             RAMPART_METRICS_LISTEN=metrics,
+                                                             RAMPART_METRICS_TOKEN="m" * 24),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(f"http://127.0.0.1:{port}/readyz")
+        assert http_status(f"http://{metrics}/metrics") == 401
+        request = urllib.request.Request(f"http://{metrics}/metrics", headers={"Authorization": "Bearer " + "m" * 24})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200 and b"rampart_" in response.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
