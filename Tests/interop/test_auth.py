@@ -136,32 +136,13 @@ def test_protected_resource_metadata_at_both_paths(server):
 
 
 def test_a_jwks_url_is_refetched_for_an_unknown_kid_at_most_every_30_seconds(keys, tenants, tmp_path):
-    import http.server
-    import threading
-
     from cryptography.hazmat.primitives.asymmetric import rsa
     from rampart_server import RampartServer, b64url
 
     published = json.load(open(keys.path))
-    fetches = []
-
-    class KeyServer(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            fetches.append(self.path)
-            body = json.dumps(published).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), KeyServer)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json"
-    server = RampartServer(keys, extra_env={"RAMPART_JWKS_FILE": None, "RAMPART_JWKS_URL": url})
+    keyserver = KeyServer(published)
+    fetches = keyserver.fetches
+    server = RampartServer(keys, extra_env={"RAMPART_JWKS_FILE": None, "RAMPART_JWKS_URL": keyserver.url})
     try:
         assert len(fetches) == 1
         assert server.post(request("server/discover"), token=server.token(tenants[0], alg="ES256")).status_code == 200
@@ -180,7 +161,7 @@ def test_a_jwks_url_is_refetched_for_an_unknown_kid_at_most_every_30_seconds(key
         assert len(fetches) == 2
     finally:
         server.stop()
-        httpd.shutdown()
+        keyserver.stop()
 
 
 class KeyServer:
