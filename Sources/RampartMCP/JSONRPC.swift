@@ -135,4 +135,9 @@ public enum JSONRPCResponse {
     public static func result(id: JSONRPCID, _ result: JSONValue) -> String {
         JSONValue.object(["jsonrpc": "2.0", "id": id.json, "result": result]).jsonText
     }
+
+    /// The same answer around a result serialized before (keys in the order `jsonText` sorts them).
+    public static func result(id: JSONRPCID, encoded result: String) -> String {
+        "{\"id\":" + id.json.jsonText + ",\"jsonrpc\":\"2.0\",\"result\":" + result + "}"
+    }
 }

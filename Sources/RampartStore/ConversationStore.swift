@@ -3,177 +3,153 @@ import Logging
 import PostgresNIO
 import RampartCore
 
-/// A conversation row as the server needs it on every call.
-public struct ConversationRecord: Sendable, Equatable {
-    public let id: String
-    public let scope: [String]
-    public let protocolVersion: String?
-    public let expiresAt: Date
-    /// The tenant's cap on distinct resources per conversation.
-    public let maxResources: Int
-}
-
-/// Conversations (handshake-era sessions, stateless-era handles) bound to the principal that
-/// opened them. Every lookup names (tenant, issuer, subject), so another principal's id — even
-/// one of the same tenant — finds nothing, exactly like an unknown one.
+/// Opening, resuming and ending conversations (sql/010): each one statement, bound to the
+/// principal that opened the conversation — another principal's id, even one of the same
+/// tenant, answers exactly like an unknown one.
 public struct ConversationStore: Sendable {
-    public enum Kind: String, Sendable { case session, handle, implicit }
+    public let database: Database
+    let statements: PreparedStatements
+    let logger: Logger
+    let committed: CommittedEvents
 
-    public let connection: PostgresConnection
-    public let principal: Principal
-    public let logger: Logger
-
-    public init(connection: PostgresConnection, principal: Principal, logger: Logger) {
-        self.connection = connection
-        self.principal = principal
-        self.logger = logger
+    public init(calls: CallStore) {
+        database = calls.database
+        statements = calls.statements
+        logger = calls.logger
+        committed = calls.committed
     }
 
-    /// Opens a conversation that idles out after the tenant's idle TTL.
-    public func create(
-        _ kind: Kind,
-        id: String,
-        scope: [String],
-        purpose: String? = nil,
-        protocolVersion: String? = nil
-    ) async throws -> ConversationRecord {
-        // An implicit conversation's id derives from its token, so its row must outlive a revocation
-        // until the token expires (the sweeper keeps it): else the token would open it afresh.
-        let tokenExpiry: Int64? = kind == .implicit ? principal.expiresAt : nil
-        let rows = try await connection.fetch(
-            """
-            INSERT INTO rampart.conversations
-                (tenant_id, conversation_id, kind, issuer, subject, protocol_version, scope, purpose, token_expires_at,
-                 expires_at)
-            SELECT \(principal.tenant.rawValue), \(id), \(kind.rawValue), \(principal.issuer), \(principal.subject),
-                   \(protocolVersion), \(scope), \(purpose), to_timestamp(\(tokenExpiry)::bigint),
-                   now() + make_interval(secs => least(coalesce(l.conversation_idle_seconds, 1800),
-                                                       coalesce(l.conversation_lifetime_seconds, 28800)))
-            FROM (SELECT NULL) AS one
-            LEFT JOIN rampart.tenant_limits l ON l.tenant_id = \(principal.tenant.rawValue)
-            ON CONFLICT (tenant_id, conversation_id) DO NOTHING
-            RETURNING expires_at,
-                (SELECT coalesce(max(max_resources_per_conversation), 100) FROM rampart.tenant_limits
-                 WHERE tenant_id = \(principal.tenant.rawValue))
-            """,
-            logger: logger
+    public struct Opening: Sendable {
+        public let identity: CallIdentity
+        public let kind: ConversationKey.Kind
+        /// The new conversation's random id.
+        public let id: String
+        /// The conversation it is opened from (narrowing that one's scope), if any.
+        public let parent: ConversationKey?
+        /// The patterns asked for; nil: the scope it starts from.
+        public let scope: [String]?
+        public let purpose: String?
+        public let protocolVersion: String?
+        /// Whether it passes the tenant and user rate cells, as every tool call does.
+        public let rateLimited: Bool
+
+        public init(
+            identity: CallIdentity,
+            kind: ConversationKey.Kind,
+            id: String,
+            parent: ConversationKey?,
+            scope: [String]?,
+            purpose: String?,
+            protocolVersion: String?,
+            rateLimited: Bool
+        ) {
+            self.identity = identity
+            self.kind = kind
+            self.id = id
+            self.parent = parent
+            self.scope = scope
+            self.purpose = purpose
+            self.protocolVersion = protocolVersion
+            self.rateLimited = rateLimited
+        }
+    }
+
+    /// How an opening ended: `ok` (detail: conversation, scope, expires_at), `widening` (detail:
+    /// pattern), `rate_limited` (limit, retry_after_ms) or `conversation_not_found` (the parent).
+    public func open(_ opening: Opening, tenant: TenantID, until deadline: ContinuousClock.Instant) async throws
+        -> (outcome: String, detail: JSONValue)
+    {
+        var arguments: [String: JSONValue] = [
+            "kind": .string(opening.kind.rawValue), "id": .string(opening.id), "rate": .bool(opening.rateLimited),
+        ]
+        if let parent = opening.parent {
+            arguments["parent"] = ["kind": .string(parent.kind.rawValue), "id": .string(parent.id)]
+        }
+        if let scope = opening.scope { arguments["scope"] = .array(scope.map(JSONValue.string)) }
+        if let purpose = opening.purpose { arguments["purpose"] = .string(purpose) }
+        if let version = opening.protocolVersion { arguments["protocol_version"] = .string(version) }
+        let call = opening.identity.json(arguments)
+        let rows = try await run(
+            "SELECT outcome, detail::text FROM rampart.open_conversation($1::text, $2::text::jsonb, $3::text::jsonb)",
+            tenant: tenant,
+            call: call,
+            until: deadline
         )
-        for (expiresAt, maxResources) in try rows.decode((Date, Int).self) {
-            return ConversationRecord(
-                id: id,
-                scope: scope,
-                protocolVersion: protocolVersion,
-                expiresAt: expiresAt,
-                maxResources: maxResources
-            )
+        guard let (outcome, detail) = try rows.first?.decode((String, String).self) else {
+            throw RampartError.internal(detail: "open_conversation returned no row")
         }
-        throw ConversationExists()
+        return (outcome, try audited(detail, call: call, tenant: tenant))
     }
 
-    /// The live conversation `id` of this principal, its idle timer restarted; nil when it is
-    /// unknown, expired, revoked or another principal's.
-    public func touch(_ kind: Kind, id: String) async throws -> ConversationRecord? {
-        let tenant = principal.tenant.rawValue
-        let rows = try await connection.fetch(
-            """
-            UPDATE rampart.conversations c
-            SET last_used_at = now(),
-                expires_at = least(
-                    now() + make_interval(secs => coalesce(l.conversation_idle_seconds, 1800)),
-                    c.created_at + make_interval(secs => coalesce(l.conversation_lifetime_seconds, 28800)))
-            FROM (SELECT NULL) AS one
-            LEFT JOIN rampart.tenant_limits l ON l.tenant_id = \(tenant)
-            WHERE c.tenant_id = \(tenant) AND c.conversation_id = \(id) AND c.kind = \(kind.rawValue)
-              AND c.issuer = \(principal.issuer) AND c.subject = \(principal.subject)
-              AND c.revoked_at IS NULL AND c.expires_at > now()
-            RETURNING c.scope, c.protocol_version, c.expires_at, coalesce(l.max_resources_per_conversation, 100)
-            """,
-            logger: logger
+    /// Whether the identity's session is live (its idle timer restarted); a refusal is audited.
+    public func resume(_ identity: CallIdentity, tenant: TenantID, until deadline: ContinuousClock.Instant)
+        async throws -> Bool
+    {
+        try await flag(
+            "SELECT rampart.resume_session($1::text, $2::text::jsonb, $3::text::jsonb)::text",
+            identity,
+            tenant,
+            deadline
         )
-        for (scope, version, expiresAt, maxResources) in try rows.decode(([String], String?, Date, Int).self) {
-            return ConversationRecord(
-                id: id,
-                scope: scope,
-                protocolVersion: version,
-                expiresAt: expiresAt,
-                maxResources: maxResources
-            )
-        }
-        return nil
     }
 
-    /// Records that `uris` reach the conversation, up to its cap of distinct resources: the ones
-    /// already touched, plus as many new ones as the cap still allows (in the given order). The
-    /// conversation row is locked by `touch` earlier in the transaction, so concurrent calls of one
-    /// conversation cannot both take the last slot.
-    public func admit(_ uris: [String], to conversation: ConversationRecord) async throws -> Set<String> {
-        let admitted = try await admit(groups: uris.map { [$0] }, to: conversation)
-        return Set(zip(uris, admitted).filter(\.1).map(\.0))
-    }
-
-    /// Admits each group of URIs whole or not at all, in order: a group (the documents behind a
-    /// query's aggregate row) is admitted when all its resources fit under the cap together.
-    public func admit(groups: [[String]], to conversation: ConversationRecord) async throws -> [Bool] {
-        let wanted = Set(groups.joined())
-        guard !wanted.isEmpty else { return groups.map { _ in true } }
-        let tenant = principal.tenant.rawValue
-        var known: Set<String> = []
-        var count = 0
-        let rows = try await connection.fetch(
-            """
-            SELECT uri, count(*) OVER () FROM rampart.conversation_resources
-            WHERE tenant_id = \(tenant) AND conversation_id = \(conversation.id)
-            """,
-            logger: logger
+    /// Ends the identity's session; false (audited) when there was none to end.
+    public func end(_ identity: CallIdentity, tenant: TenantID, until deadline: ContinuousClock.Instant)
+        async throws -> Bool
+    {
+        try await flag(
+            "SELECT rampart.end_session($1::text, $2::text::jsonb, $3::text::jsonb)::text",
+            identity,
+            tenant,
+            deadline
         )
-        for (uri, total) in try rows.decode((String, Int).self) {
-            count = total
-            if wanted.contains(uri) { known.insert(uri) }
-        }
-        var fresh: [String] = []
-        var freshSet: Set<String> = []
-        var admitted: [Bool] = []
-        for group in groups {
-            var new: [String] = []
-            for uri in group where !known.contains(uri) && !freshSet.contains(uri) && !new.contains(uri) {
-                new.append(uri)
-            }
-            let fits = count + fresh.count + new.count <= conversation.maxResources
-            if fits {
-                fresh += new
-                freshSet.formUnion(new)
-            }
-            admitted.append(fits)
-        }
-        if !fresh.isEmpty {
-            try await connection.execute(
-                """
-                INSERT INTO rampart.conversation_resources (tenant_id, conversation_id, uri)
-                SELECT \(tenant), \(conversation.id), unnest(\(fresh)::text[])
-                ON CONFLICT DO NOTHING
-                """,
+    }
+
+    /// Deletes conversations that ended more than `grace` ago (an implicit one once its token has
+    /// expired too): how many.
+    public func sweep(grace: Duration, until deadline: ContinuousClock.Instant) async throws -> Int {
+        let seconds = String(grace.components.seconds)
+        let (statements, logger) = (statements, logger)
+        let rows = try await database.withConnection(until: deadline) { connection in
+            try await statements.run(
+                "SELECT rampart.sweep_conversations($1::text::integer)::text",
+                binds: [seconds],
+                on: connection,
                 logger: logger
             )
         }
-        return admitted
+        return try rows.first.flatMap { Int(try $0.decode(String.self)) } ?? 0
     }
 
-    /// Ends a live conversation of this principal; false when there was none to end.
-    public func end(_ kind: Kind, id: String) async throws -> Bool {
-        let rows = try await connection.fetch(
-            """
-            UPDATE rampart.conversations SET revoked_at = now()
-            WHERE tenant_id = \(principal.tenant.rawValue) AND conversation_id = \(id) AND kind = \(kind.rawValue)
-              AND issuer = \(principal.issuer) AND subject = \(principal.subject)
-              AND revoked_at IS NULL AND expires_at > now()
-            RETURNING 1
-            """,
-            logger: logger
-        )
-        return !rows.isEmpty
+    private func flag(
+        _ sql: String,
+        _ identity: CallIdentity,
+        _ tenant: TenantID,
+        _ deadline: ContinuousClock.Instant
+    ) async throws -> Bool {
+        let call = identity.json([:])
+        let answer = try await run(sql, tenant: tenant, call: call, until: deadline).first?.decode(String.self)
+        return try audited(answer ?? "{}", call: call, tenant: tenant)["ok"]?.boolValue == true
+    }
+
+    /// A function's detail without the event it audited, which goes to `committed`.
+    private func audited(_ detail: String, call: JSONValue, tenant: TenantID) throws -> JSONValue {
+        let (shown, event) = try JSONParser.parse(detail).splittingAudit(call: call, tenant: tenant)
+        if let event { committed([event]) }
+        return shown
+    }
+
+    private func run(
+        _ sql: String,
+        tenant: TenantID,
+        call: JSONValue,
+        until deadline: ContinuousClock.Instant
+    ) async throws -> [PostgresRow] {
+        let context: JSONValue = ["lock_timeout_ms": .int(PostgresConnection.milliseconds(until: deadline))]
+        let binds = [tenant.rawValue, context.jsonText, call.jsonText]
+        let (statements, logger) = (statements, logger)
+        return try await database.withConnection(until: deadline) { connection in
+            try await statements.run(sql, binds: binds, on: connection, logger: logger)
+        }
     }
 }
-
-/// `create` found the id taken (two first calls of one token racing to open its implicit
-/// conversation; random ids never collide).
-public struct ConversationExists: Error, Sendable {}

@@ -17,21 +17,21 @@ public enum DatabaseErrors {
                 return map(inner)
             }
         }
-        guard let psql = error as? PSQLError else {
+        guard let report = ServerReport(error) else {
             // The pool giving up on connecting, a closed channel, a cancelled wait: the database
             // is out of reach, which callers answer with 503.
             if error is ConnectionPoolError || error is ChannelError || error is CancellationError
-                || error is ConnectionClosed
+                || error is ConnectionClosed || error is PostgresError
             {
                 return .init(.unavailable, "database unavailable", detail: String(reflecting: error))
             }
             return .init(.internal, "internal error", detail: String(reflecting: error))
         }
-        let detail = String(reflecting: psql)
-        guard let state = psql.serverInfo?[.sqlState] else {
+        let detail = String(reflecting: error)
+        guard let state = report.sqlState else {
             return .init(.unavailable, "database unavailable", detail: detail)
         }
-        let message = psql.serverInfo?[.message] ?? "database error"
+        let message = report.message ?? "database error"
         switch state {
         case "22023": return .init(.invalidArgument, message, detail: detail)
         case "P0002": return .init(.notFound, message, detail: detail)
@@ -60,7 +60,26 @@ public enum DatabaseErrors {
         {
             return sqlState(inner)
         }
-        return (error as? PSQLError)?.serverInfo?[.sqlState]
+        return ServerReport(error)?.sqlState
+    }
+
+    /// What the driver says the server reported, from either of its error types: the async API's
+    /// `PSQLError`, or the `PostgresError` its EventLoopFuture API (prepared statements) throws.
+    private struct ServerReport {
+        let sqlState: String?
+        let message: String?
+
+        init?(_ error: any Error) {
+            if let psql = error as? PSQLError {
+                sqlState = psql.serverInfo?[.sqlState]
+                message = psql.serverInfo?[.message]
+            } else if case .server(let report) = error as? PostgresError {
+                sqlState = report.fields[.sqlState]
+                message = report.fields[.message]
+            } else {
+                return nil
+            }
+        }
     }
 
     /// Logs a failure with its code and SQLSTATE at `level`; the driver's report, which can quote

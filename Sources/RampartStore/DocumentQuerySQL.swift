@@ -1,29 +1,68 @@
-import PostgresNIO
 import RampartCore
 
 /// Compiles a validated `DocumentQuery` to one parameterized statement over the tenant's
 /// documents. Only fixed SQL fragments are written here; field paths, values and labels are all
-/// bound parameters, so nothing a client sends is ever SQL text.
+/// parameters, so nothing a client sends is ever SQL text.
+///
+/// Each result row is `(row, documents)`: the row or group as a JSON object, and the URIs of the
+/// documents behind it — the one document of a plain row, or a group's first `documentsPerGroup`
+/// (a conversation's resource cap counts them).
 enum DocumentQuerySQL {
-    /// Each result row is `(json, documents)`: the row or group as a JSON object, and the URIs of
-    /// the documents behind it — the one document of a plain row, or a group's first
-    /// `documentsPerGroup` (a conversation's resource cap counts them).
-    static func compile(
-        _ query: DocumentQuery,
-        tenant: TenantID,
-        scope: ScopeFilter,
-        scalarsOnly: Bool = false,
-        documentsPerGroup: Int = 1000
-    ) -> PostgresQuery {
+    /// The statement `rampart.call_query` runs (sql/010): every value is an element of `$1`, a
+    /// JSON array returned here; the function supplies the conversation's scope ($2 whole tenant,
+    /// $3 collections, $4 documents), the tenant ($5) and the documents per group ($6).
+    static func embedded(_ query: DocumentQuery, scalarsOnly: Bool) -> (sql: String, arguments: JSONValue) {
         var builder = Builder(scalarsOnly: scalarsOnly)
-        let tenantParameter = builder.bind(tenant.rawValue)
-        let collectionParameter = builder.bind(query.collection.rawValue)
-        var predicates = ["d.tenant_id = \(tenantParameter)", "d.collection = \(collectionParameter)"]
+        let slots = Slots(
+            tenant: "$5::text",
+            wholeTenant: "$2::boolean",
+            collections: "$3::text[]",
+            documents: "$4::text[]",
+            documentsPerGroup: "$6::integer"
+        )
+        let sql = statement(query, slots: slots, builder: &builder)
+        let arguments = builder.parameters.map { parameter -> JSONValue in
+            switch parameter {
+            case .text(let text): .string(text)
+            case .bool(let flag): .bool(flag)
+            case .int(let integer): .int(integer)
+            case .int32(let integer): .int(Int64(integer))
+            case .texts(let texts): .string(arrayLiteral(texts))
+            case .json(let value): value
+            }
+        }
+        return (sql, .array(arguments))
+    }
+
+    /// `{"a","b"}`: a text[] literal (field segments are identifiers, quoted all the same).
+    static func arrayLiteral(_ texts: [String]) -> String {
+        "{"
+            + texts.map { "\"" + $0.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+
+    /// Where the statement refers to what the caller fixes: the tenant, the scope, the cap.
+    private struct Slots {
+        let tenant: String
+        let wholeTenant: String
+        let collections: String
+        let documents: String
+        let documentsPerGroup: String
+    }
+
+    private static func statement(
+        _ query: DocumentQuery,
+        slots: Slots,
+        builder: inout Builder
+    ) -> String {
+        let collectionParameter = builder.bind(.text(query.collection.rawValue))
+        var predicates = ["d.tenant_id = \(slots.tenant)", "d.collection = \(collectionParameter)"]
         predicates.append(
-            "(\(builder.bind(scope.wholeTenant)) OR d.collection = ANY(\(builder.bind(scope.collections))::text[]) "
-                + "OR (d.collection || '/' || d.id) = ANY(\(builder.bind(scope.documents))::text[]))"
+            "(\(slots.wholeTenant) OR d.collection = ANY(\(slots.collections)) "
+                + "OR (d.collection || '/' || d.id) = ANY(\(slots.documents)))"
         )
         predicates += query.conditions.map { builder.condition($0) }
+        let uri = "'tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id"
 
         var sql: String
         if query.isGrouped {
@@ -34,20 +73,19 @@ enum DocumentQuerySQL {
                 let expression = builder.field(field)
                 groupExpressions.append(expression)
                 orderable[field.description] = expression
-                members.append("\(builder.bind(field.description))::text, \(expression)")
+                members.append("\(builder.bind(.text(field.description)))::text, \(expression)")
             }
             for aggregate in query.aggregates {
                 let expression = builder.aggregate(aggregate)
                 orderable[aggregate.label] = expression
-                members.append("\(builder.bind(aggregate.label))::text, \(expression)")
+                members.append("\(builder.bind(.text(aggregate.label)))::text, \(expression)")
             }
             let orderTerms = query.orderBy.compactMap { ordering in
                 orderable[ordering.key].map { "\($0) \(ordering.descending ? "DESC" : "ASC") NULLS LAST" }
             }
             let documents =
-                "coalesce((array_agg('tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id "
-                + "ORDER BY d.collection, d.id))[1:\(builder.bind(Int32(clamping: documentsPerGroup)))], '{}')"
-            sql = "SELECT jsonb_build_object(\(members.joined(separator: ", ")))::text, \(documents)"
+                "coalesce((array_agg(\(uri) ORDER BY d.collection, d.id))[1:\(slots.documentsPerGroup)], '{}')"
+            sql = "SELECT jsonb_build_object(\(members.joined(separator: ", "))), \(documents)"
             sql += " FROM rampart.documents d"
             sql += " WHERE " + predicates.joined(separator: " AND ")
             if !groupExpressions.isEmpty {
@@ -62,41 +100,46 @@ enum DocumentQuerySQL {
                     "\(builder.field($0)) \(ordering.descending ? "DESC" : "ASC") NULLS LAST"
                 }
             }
-            sql = """
-                SELECT jsonb_build_object('uri', 'tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id, \
-                'version', d.version, 'content', d.body)::text, \
-                ARRAY['tenant://' || d.tenant_id || '/' || d.collection || '/' || d.id] FROM rampart.documents d
-                """
+            sql = "SELECT jsonb_build_object('uri', \(uri), 'version', d.version, 'content', d.body), "
+            sql += "ARRAY[\(uri)] FROM rampart.documents d"
             sql += " WHERE " + predicates.joined(separator: " AND ")
             sql += " ORDER BY " + (orderTerms + ["d.id ASC"]).joined(separator: ", ")
         }
-        sql += " LIMIT \(builder.bind(query.limit))"
-        return PostgresQuery(unsafeSQL: sql, binds: builder.binds)
+        sql += " LIMIT \(builder.bind(.int(query.limit)))"
+        return sql
+    }
+
+    private enum Parameter {
+        case text(String), bool(Bool), int(Int64), int32(Int32), texts([String]), json(JSONValue)
     }
 
     private struct Builder {
         let scalarsOnly: Bool
-        var binds = PostgresBindings()
-        private var count = 0
+        var parameters: [Parameter] = []
 
-        init(scalarsOnly: Bool) {
-            self.scalarsOnly = scalarsOnly
-        }
-
-        mutating func bind(_ value: some PostgresNonThrowingEncodable) -> String {
-            binds.append(value)
-            count += 1
-            return "$\(count)"
+        /// A reference to a new parameter: element N-1 of the JSON array `$1`.
+        mutating func bind(_ parameter: Parameter) -> String {
+            parameters.append(parameter)
+            let element = parameters.count - 1
+            return switch parameter {
+            case .text: "($1->>\(element))"
+            case .bool: "(($1->>\(element))::boolean)"
+            case .int: "(($1->>\(element))::bigint)"
+            case .int32: "(($1->>\(element))::integer)"
+            case .texts: "(($1->>\(element))::text[])"
+            case .json: "($1->\(element))"
+            }
         }
 
         mutating func field(_ path: FieldPath) -> String {
-            let value = "(d.body #> \(bind(path.segments))::text[])"
+            let segments = bind(.texts(path.segments))
+            let value = "(d.body #> \(segments))"
             guard scalarsOnly else { return value }
             return "(CASE WHEN jsonb_typeof(\(value)) IN ('object', 'array') THEN NULL ELSE \(value) END)"
         }
 
         mutating func json(_ value: JSONValue) -> String {
-            "\(bind(value.jsonText))::jsonb"
+            bind(.json(value))
         }
 
         mutating func condition(_ condition: DocumentQuery.Condition) -> String {
@@ -114,7 +157,7 @@ enum DocumentQuerySQL {
                 ]
                 if let text = condition.value.stringValue {
                     alternatives.append(
-                        "(jsonb_typeof(\(field)) = 'string' AND strpos(lower(\(field) #>> '{}'), lower(\(bind(text)))) > 0)"
+                        "(jsonb_typeof(\(field)) = 'string' AND strpos(lower(\(field) #>> '{}'), lower(\(bind(.text(text))))) > 0)"
                     )
                 }
                 return "(" + alternatives.joined(separator: " OR ") + ")"

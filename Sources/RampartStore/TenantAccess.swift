@@ -20,59 +20,51 @@ public struct TenantAccess: Sendable, Equatable {
     /// Where new conversations start; nil means the whole tenant.
     public var defaultScope: [String]?
 
-    /// The tenant's status and grants, read inside its own tenant transaction; nil when the
-    /// tenant does not exist.
+    /// The tenant's status, grants, limits and redaction rules in one statement
+    /// (`rampart.tenant_access`, sql/010); nil when the tenant does not exist.
     public static func load(
         _ tenant: TenantID,
-        until deadline: ContinuousClock.Instant? = nil,
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> TenantAccess? {
-        try await connection.withTenantTransaction(tenant, until: deadline, logger: logger) { connection in
-            let rows = try await connection.fetch(
-                """
-                SELECT t.status, array(SELECT s.scope FROM rampart.tenant_scopes s
-                                       WHERE s.tenant_id = t.tenant_id ORDER BY s.scope),
-                       coalesce(l.tenant_per_minute, 1000), coalesce(l.user_per_minute, 100),
-                       coalesce(l.conversation_per_minute, 50), coalesce(l.resource_per_minute, 20),
-                       coalesce(l.pii_detection, false), coalesce(l.conversations_per_user_per_minute, 5),
-                       l.default_scope
-                FROM rampart.tenants t LEFT JOIN rampart.tenant_limits l ON l.tenant_id = t.tenant_id
-                WHERE t.tenant_id = \(tenant.rawValue)
-                """,
-                logger: logger
+        let rows = try await connection.fetch(
+            """
+            SELECT status, scopes, tenant_per_minute, user_per_minute, conversation_per_minute, resource_per_minute,
+                   pii_detection, conversations_per_user_per_minute, default_scope, redactions::text
+            FROM rampart.tenant_access(\(tenant.rawValue))
+            """,
+            logger: logger
+        )
+        for row in rows {
+            let (
+                status, scopes, tenantPerMinute, userPerMinute, conversationPerMinute, resourcePerMinute, detection,
+                creation, defaultScope, redactions
+            ) = try row.decode(
+                (String, [String], Int, Int, Int, Int, Bool, Int, [String]?, String).self
             )
-            var found: TenantAccess?
-            for row in try rows.decode((String, [String], Int, Int, Int, Int, Bool, Int, [String]?).self) {
-                var access = TenantAccess(
-                    active: row.0 == "active",
-                    grantedScopes: Set(row.1.compactMap(Scope.init(known:)))
-                )
-                (access.tenantPerMinute, access.userPerMinute) = (row.2, row.3)
-                (access.conversationPerMinute, access.resourcePerMinute) = (row.4, row.5)
-                (access.piiDetection, access.conversationsPerUserPerMinute, access.defaultScope) = (row.6, row.7, row.8)
-                found = access
-            }
-            guard var access = found else { return nil }
-            let rules = try await connection.fetch(
-                """
-                SELECT collection, field, action, unless_scope FROM rampart.redaction_rules
-                WHERE tenant_id = \(tenant.rawValue) ORDER BY collection, field
-                """,
-                logger: logger
+            var access = TenantAccess(
+                active: status == "active",
+                grantedScopes: Set(scopes.compactMap(Scope.init(known:)))
             )
-            for (collection, field, action, unless) in try rules.decode((String, String, String, String?).self) {
-                guard let action = RedactionRule.Action(rawValue: action) else { continue }
+            (access.tenantPerMinute, access.userPerMinute) = (tenantPerMinute, userPerMinute)
+            (access.conversationPerMinute, access.resourcePerMinute) = (conversationPerMinute, resourcePerMinute)
+            (access.piiDetection, access.conversationsPerUserPerMinute) = (detection, creation)
+            access.defaultScope = defaultScope
+            for rule in try JSONParser.parse(redactions).arrayValue ?? [] {
+                guard let collection = rule["collection"]?.stringValue, let field = rule["field"]?.stringValue,
+                    let action = rule["action"]?.stringValue.flatMap(RedactionRule.Action.init(rawValue:))
+                else { continue }
                 access.redactions.append(
                     RedactionRule(
                         collection: collection,
                         field: field,
                         action: action,
-                        unlessScope: unless.flatMap(Scope.init(known:))
+                        unlessScope: rule["unless_scope"]?.stringValue.flatMap(Scope.init(known:))
                     )
                 )
             }
             return access
         }
+        return nil
     }
 }

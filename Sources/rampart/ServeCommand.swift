@@ -31,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "RAMPART_AUDIT_LOG") var auditLog: String?
     @Option(name: .customLong("jwt-hs256-issuers"), help: "RAMPART_JWT_HS256_ISSUERS") var jwtHS256Issuers: String?
     @Option(help: "RAMPART_JWKS_ISSUERS") var jwksIssuers: String?
+    @Option(name: .customLong("db-prepared"), help: "RAMPART_DB_PREPARED (on|off)") var dbPrepared: String?
     @Option(help: "RAMPART_JWT_ISSUER_TENANTS (ISSUER=tenant tenant;ISSUER=*)") var jwtIssuerTenants: String?
     @Option(
         name: .customLong("jwt-hs256-secret-file"),
@@ -50,6 +51,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("RAMPART_ALLOWED_ORIGINS", allowedOrigins), ("RAMPART_METRICS_LISTEN", metricsListen),
             ("RAMPART_AUDIT_LOG", auditLog), ("RAMPART_JWT_HS256_ISSUERS", jwtHS256Issuers),
             ("RAMPART_JWKS_ISSUERS", jwksIssuers), ("RAMPART_JWT_ISSUER_TENANTS", jwtIssuerTenants),
+            ("RAMPART_DB_PREPARED", dbPrepared),
             ("RAMPART_JWT_HS256_SECRET_FILE", jwtHS256SecretFile), ("RAMPART_DATABASE_URL_FILE", databaseUrlFile),
             ("RAMPART_ADMIN_DATABASE_URL_FILE", adminDatabaseUrlFile), ("RAMPART_METRICS_TOKEN_FILE", metricsTokenFile),
         ]

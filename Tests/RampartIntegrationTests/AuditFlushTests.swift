@@ -10,18 +10,8 @@ import Testing
 /// The batched audit path must survive events the database refuses: one bad event never holds
 /// the others back, and it is written as a placeholder, never dropped silently.
 @Suite(.enabled(if: TestDatabase.isConfigured), .serialized) struct AuditFlushTests {
-    /// Runs `body` with a pool on the server's role, as `rampart serve` has one.
     func withDatabase(_ body: (Database) async throws -> Void) async throws {
-        let url = try TestDatabase.url("TEST_DATABASE_URL")
-        let client = PostgresClient(
-            configuration: url.clientConfiguration(maxConnections: 2),
-            backgroundLogger: TestDatabase.logger
-        )
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await client.run() }
-            try await body(Database(client: client))
-            group.cancelAll()
-        }
+        try await TestDatabase.withPool(body)
     }
 
     func events(requestIDs: [String]) async throws -> [String: (method: String?, reason: String)] {
@@ -84,7 +74,11 @@ import Testing
         let ids = (0..<7).map { "\(marker)-\($0)" }
         try await refusing(method: marker) {
             try await withDatabase { database in
-                let audit = AuditActor(database: database, stream: nil, logger: TestDatabase.logger)
+                let audit = AuditActor(
+                    log: AuditLog(database: database, logger: TestDatabase.logger),
+                    stream: nil,
+                    logger: TestDatabase.logger
+                )
                 for (index, id) in ids.enumerated() {
                     await audit.record(
                         AuditEvent(

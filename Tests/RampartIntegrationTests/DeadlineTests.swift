@@ -8,18 +8,8 @@ import Testing
 /// The request deadline as the store keeps it: waits for a connection and statements end by the
 /// deadline, the work is rolled back, and the connection goes back to the pool clean.
 @Suite(.enabled(if: TestDatabase.isConfigured), .serialized) struct DeadlineTests {
-    /// Runs `body` with a pool on the server's role, as `rampart serve` has one.
     func withDatabase(connections: Int = 2, _ body: (Database) async throws -> Void) async throws {
-        let url = try TestDatabase.url("TEST_DATABASE_URL")
-        let client = PostgresClient(
-            configuration: url.clientConfiguration(maxConnections: connections),
-            backgroundLogger: TestDatabase.logger
-        )
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await client.run() }
-            try await body(Database(client: client))
-            group.cancelAll()
-        }
+        try await TestDatabase.withPool(connections: connections, body)
     }
 
     @Test func aTransactionPastItsDeadlineIsStoppedByTheDatabaseAndLeavesNothing() async throws {

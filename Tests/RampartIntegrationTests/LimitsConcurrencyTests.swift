@@ -45,19 +45,14 @@ import Testing
     /// A `write_resource` charge: 2 units by default.
     func debit(_ tenant: TenantID) -> @Sendable (PostgresConnection) async throws -> Bool {
         { connection in
-            do {
-                let cost = try await BudgetStore.charge(
-                    "write_resource",
-                    tenant: tenant,
-                    issuer: "https://issuer.example",
-                    subject: "alice",
-                    on: connection,
-                    logger: TestDatabase.logger
-                )
-                return cost == 2
-            } catch is BudgetRefusal {
-                return false
-            }
+            let cost = try await LimitFunctions.charge(
+                "write_resource",
+                tenant: tenant,
+                issuer: "https://issuer.example",
+                subject: "alice",
+                on: connection
+            )
+            return cost == 2
         }
     }
 
@@ -93,7 +88,7 @@ import Testing
 
     func admit(_ tenant: TenantID, _ cells: [RateCell]) -> @Sendable (PostgresConnection) async throws -> RateRefusal? {
         { connection in
-            try await RateLimitStore.admit(cells, tenant: tenant, on: connection, logger: TestDatabase.logger)
+            try await LimitFunctions.admit(cells, tenant: tenant, on: connection)
         }
     }
 

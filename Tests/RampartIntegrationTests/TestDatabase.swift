@@ -33,6 +33,26 @@ enum TestDatabase {
         try await url("TEST_SUPERUSER_URL").withConnection(logger: logger, body)
     }
 
+    /// Runs `body` with a pool on the server's role, as `rampart serve` has one.
+    static func withPool(connections: Int = 2, _ body: (Database) async throws -> Void) async throws {
+        let client = PostgresClient(
+            configuration: try url("TEST_DATABASE_URL").clientConfiguration(maxConnections: connections),
+            backgroundLogger: logger
+        )
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await client.run() }
+            try await body(Database(client: client))
+            group.cancelAll()
+        }
+    }
+
+    /// The server's call functions over a pool of its own, prepared as `rampart serve` runs them.
+    static func withCalls(_ body: (CallStore) async throws -> Void) async throws {
+        try await withPool { database in
+            try await body(CallStore(database: database, prepared: true, logger: logger))
+        }
+    }
+
     /// Creates a tenant no other test uses, with `count` documents in collection `notes`.
     static func newTenant(_ prefix: String, documents count: Int) async throws -> TenantID {
         let tenant = try TenantID(validating: "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")

@@ -18,13 +18,13 @@ actor AuditActor {
     /// How long one write may wait for the database.
     static let writeTimeout: Duration = .seconds(5)
 
-    private let database: Database
+    private let log: AuditLog
     private let stream: AuditStream?
     private let logger: Logger
     private var buffered: [AuditEvent] = []
 
-    init(database: Database, stream: AuditStream?, logger: Logger) {
-        self.database = database
+    init(log: AuditLog, stream: AuditStream?, logger: Logger) {
+        self.log = log
         self.stream = stream
         self.logger = logger
     }
@@ -39,8 +39,9 @@ actor AuditActor {
         buffered.append(event.storable())
     }
 
-    /// Events that committed with their effect: only the stream and the metrics still need them.
-    func committed(_ events: [AuditEvent]) {
+    /// Events that committed with their effect: only the stream and the metrics still need them
+    /// (neither is the actor's state, so no hop to it).
+    nonisolated func committed(_ events: [AuditEvent]) {
         events.forEach(RampartMetrics.audit)
         stream?.write(events.map { $0.storable() })
     }
@@ -110,9 +111,6 @@ actor AuditActor {
     }
 
     private func insert(_ events: [AuditEvent]) async throws {
-        let logger = logger
-        try await database.withConnection(until: .now + Self.writeTimeout) { connection in
-            try await AuditStore.insertBatch(events, on: connection, logger: logger)
-        }
+        try await log.write(events, until: .now + Self.writeTimeout)
     }
 }

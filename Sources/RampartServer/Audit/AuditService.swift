@@ -12,7 +12,7 @@ struct AuditService: Service {
     static let sealBatch = 2000
 
     let audit: AuditActor
-    let database: Database
+    let log: AuditLog
     let logger: Logger
 
     func run() async throws {
@@ -26,10 +26,7 @@ struct AuditService: Service {
     func cycle() async {
         await audit.flush()
         do {
-            let logger = logger
-            let sealed = try await database.withConnection(until: .now + AuditActor.writeTimeout) { connection in
-                try await AuditStore.seal(max: Self.sealBatch, on: connection, logger: logger)
-            }
+            let sealed = try await log.seal(max: Self.sealBatch, until: .now + AuditActor.writeTimeout)
             RampartMetrics.auditSealed(sealed)
         } catch {
             DatabaseErrors.log(error, "audit sealing failed", level: .warning, logger: logger)

@@ -10,7 +10,7 @@ import RampartStore
 struct Authenticator: Sendable {
     let verifier: TokenVerifier
     let state: AuthActor
-    let database: Database
+    let tenants: TenantDirectory
     let logger: Logger
 
     /// `authorization`: every Authorization header; `queryItems`: the request's query names.
@@ -47,10 +47,7 @@ struct Authenticator: Sendable {
         } else {
             let generation = await state.generation(of: principal.tenant)
             do {
-                let (tenant, logger) = (principal.tenant, logger)
-                access = try await database.withConnection(until: deadline) { connection in
-                    try await TenantAccess.load(tenant, until: deadline, on: connection, logger: logger)
-                }
+                access = try await tenants.access(of: principal.tenant, until: deadline)
             } catch {
                 DatabaseErrors.log(error, "tenant lookup failed", logger: logger)
                 throw AuthFailure(kind: .unavailable, reason: "tenant lookup failed", tokenPresented: true)

@@ -12,7 +12,7 @@ public struct ServerConfiguration: Sendable {
             "RAMPART_AUTH_SERVERS", "RAMPART_JWT_ISSUERS", "RAMPART_JWT_HS256_SECRET", "RAMPART_JWKS_FILE",
             "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
             "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
-            "RAMPART_METRICS_TOKEN",
+            "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED",
         ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
     )
 
@@ -33,6 +33,9 @@ public struct ServerConfiguration: Sendable {
     public let metricsToken: String?
     public let auditLog: String?
     public let issuerBindings: IssuerBindings
+    /// Protocol-level prepared statements (`RAMPART_DB_PREPARED`, CONTRACT.md §14): off behind a
+    /// transaction-mode pooler that cannot carry them.
+    public let preparedStatements: Bool
 
     /// Reads the configuration from `values` (the environment merged with flags).
     public init(values raw: [String: String]) throws(RampartError) {
@@ -118,6 +121,11 @@ public struct ServerConfiguration: Sendable {
         metricsToken = value("RAMPART_METRICS_TOKEN")
         if let token = metricsToken, token.utf8.count < 16 {
             throw .configuration(key: "RAMPART_METRICS_TOKEN", "must be at least 16 bytes")
+        }
+        switch value("RAMPART_DB_PREPARED")?.lowercased() {
+        case nil, "on": preparedStatements = true
+        case "off": preparedStatements = false
+        default: throw .configuration(key: "RAMPART_DB_PREPARED", "use on or off")
         }
         issuerBindings = try IssuerBindings(
             issuers: jwtIssuers,

@@ -8,16 +8,13 @@ import ServiceLifecycle
 struct ConversationSweeper: Service {
     static let interval: Duration = .seconds(60)
 
-    let database: Database
+    let conversations: ConversationStore
     let logger: Logger
 
     func run() async throws {
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
-                let logger = logger
-                _ = try await database.withConnection(until: .now + .seconds(30)) { connection in
-                    try await connection.fetch("SELECT rampart.sweep_conversations(3600)", logger: logger).count
-                }
+                _ = try await conversations.sweep(grace: .seconds(3600), until: .now + .seconds(30))
             } catch {
                 DatabaseErrors.log(error, "conversation sweep failed", level: .warning, logger: logger)
             }

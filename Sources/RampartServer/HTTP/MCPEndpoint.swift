@@ -16,8 +16,8 @@ struct MCPEndpoint: Sendable {
 
     let configuration: ServerConfiguration
     let authenticator: Authenticator
-    let database: Database
-    let audit: AuditActor
+    let services: MCPServices
+    private var audit: AuditActor { services.audit }
     let metadataURL: String
 
     func register(on router: Router<BasicRequestContext>) {
@@ -126,17 +126,14 @@ struct MCPEndpoint: Sendable {
                 await self.audit.record(audit.allow(.execute, "notification accepted"))
                 return respond(.accepted(), request, requestID: audit.requestID)
             }
-            let dispatcher = MCPDispatcher(
-                database: database,
-                deadline: deadline,
+            let route = CallRoute(
                 principal: principal,
                 tenant: tenant,
-                era: era,
-                sessionID: nil,
-                audit: self.audit,
                 context: audit,
-                logger: logger
+                sessionID: nil,
+                deadline: deadline
             )
+            let dispatcher = MCPDispatcher(services: services, route: route, era: era, logger: logger)
             return respond(await dispatcher.handle(call), request, requestID: audit.requestID)
         }
     }
@@ -178,15 +175,15 @@ struct MCPEndpoint: Sendable {
         var context = context
         let sessionID = request.headers[values: .mcpSessionID].first
         context.conversation = sessionID
-        let sessions = SessionManager(
-            database: database,
-            deadline: deadline,
+        if case .request(let call) = message { context.method = call.method }
+        let route = CallRoute(
             principal: principal,
             tenant: tenant,
-            audit: audit,
             context: context,
-            logger: logger
+            sessionID: sessionID,
+            deadline: deadline
         )
+        let sessions = services.sessions(for: route, logger: logger)
         if case .request(let call) = message, call.method == "initialize" {
             return await sessions.initialize(call)
         }
@@ -197,22 +194,19 @@ struct MCPEndpoint: Sendable {
                 era: .handshake(version: version)
             )
         }
-        if case .failure(let reply) = await sessions.resume(sessionID, requestID: message.requestID) { return reply }
+        if let refusal = await sessions.resume(sessionID, requestID: message.requestID) { return refusal }
         guard case .request(let call) = message else {
             await audit.record(context.allow(.execute, "notification accepted"))
             return MCPReply(status: 202, headers: [MCPReply.sessionHeader: sessionID])
         }
         var reply = await MCPDispatcher(
-            database: database,
-            deadline: deadline,
-            principal: principal,
-            tenant: tenant,
+            services: services,
+            route: route,
             era: .handshake(version: version),
-            sessionID: sessionID,
-            audit: audit,
-            context: context,
             logger: logger
         ).handle(call)
+        // A data call found the session gone (it checks the session in its own statement).
+        if reply.status == 404 { await sessions.forget(sessionID) }
         reply.headers[MCPReply.sessionHeader] = sessionID
         return reply
     }
@@ -254,15 +248,14 @@ struct MCPEndpoint: Sendable {
         case .failure(let refusal): return refusal
         }
         audit.authenticated(as: principal)
-        let sessions = SessionManager(
-            database: database,
-            deadline: deadline,
+        let route = CallRoute(
             principal: principal,
             tenant: tenant,
-            audit: self.audit,
             context: audit,
-            logger: context.logger
+            sessionID: sessionID,
+            deadline: deadline
         )
+        let sessions = services.sessions(for: route, logger: context.logger)
         let ended = await sessions.end(sessionID)
         return respond(ended ?? MCPReply(status: 200), request, requestID: audit.requestID)
     }

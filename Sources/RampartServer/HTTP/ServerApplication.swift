@@ -59,18 +59,32 @@ public enum ServerApplication {
         let authenticator = Authenticator(
             verifier: await TokenVerifier(configuration: configuration, jwks: jwks),
             state: authState,
-            database: database,
+            tenants: TenantDirectory(database: database, logger: logger),
             logger: logger
         )
         let stream = try configuration.auditLog.map { try AuditStream(path: $0) }
-        let audit = AuditActor(database: database, stream: stream, logger: logger)
+        let auditLog = AuditLog(database: database, logger: logger)
+        let audit = AuditActor(log: auditLog, stream: stream, logger: logger)
+        let calls = CallStore(
+            database: database,
+            prepared: configuration.preparedStatements,
+            logger: logger,
+            committed: audit.committed
+        )
+        let conversations = ConversationStore(calls: calls)
+        let sessions = SessionCache()
         let metadata = ProtectedResourceMetadata(configuration: configuration)
         metadata.register(on: router)
         MCPEndpoint(
             configuration: configuration,
             authenticator: authenticator,
-            database: database,
-            audit: audit,
+            services: MCPServices(
+                calls: calls,
+                conversations: conversations,
+                audit: audit,
+                sessions: sessions,
+                tools: ToolListCache()
+            ),
             metadataURL: metadata.url
         )
         .register(on: router)
@@ -81,9 +95,14 @@ public enum ServerApplication {
             // Graceful shutdown runs in reverse: the HTTP server stops taking requests first, then
             // the audit service flushes and seals what is left, then the pool closes.
             services: [
-                client, AuditService(audit: audit, database: database, logger: logger),
-                ChangeListener(databaseURL: configuration.databaseURL, auth: authState, logger: logger),
-                ConversationSweeper(database: database, logger: logger), JWKSRefresher(keys: jwks),
+                client, AuditService(audit: audit, log: auditLog, logger: logger),
+                ChangeListener(
+                    databaseURL: configuration.databaseURL,
+                    auth: authState,
+                    sessions: sessions,
+                    logger: logger
+                ),
+                ConversationSweeper(conversations: conversations, logger: logger), JWKSRefresher(keys: jwks),
                 metricsApplication(configuration: configuration, registry: registry, logger: logger),
             ],
             logger: logger

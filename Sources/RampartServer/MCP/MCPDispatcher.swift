@@ -1,59 +1,45 @@
 import Logging
-import PostgresNIO
 import RampartCore
 import RampartMCP
 import RampartStore
 
+/// What answering requests needs beyond the request itself: the stores, the audit trail, the
+/// caches shared by every request of the process.
+struct MCPServices: Sendable {
+    let calls: CallStore
+    let conversations: ConversationStore
+    let audit: AuditActor
+    let sessions: SessionCache
+    let tools: ToolListCache
+
+    /// The handshake-era sessions of one request.
+    func sessions(for route: CallRoute, logger: Logger) -> SessionManager {
+        SessionManager(conversations: conversations, cache: sessions, route: route, audit: audit, logger: logger)
+    }
+}
+
 /// Answers one authenticated JSON-RPC request in either era. Tools and resources share one
-/// access path: scopes first (403 naming every scope the call needs), then the tenant's store.
+/// access path: scopes first (403 naming every scope the call needs), then one handler per tool,
+/// each one round trip to its call function (which audits what it decides).
 struct MCPDispatcher: Sendable {
     static let instructions =
         "Rampart serves this tenant's JSON documents. Resource URIs are tenant://{tenant}/{collection}/{id}. "
         + "Use open_conversation to scope a task to the resources it needs."
 
-    let database: Database
-    /// When the request must be answered: every database wait ends by then.
-    let deadline: ContinuousClock.Instant
-    let principal: Principal
-    /// The tenant's settings (rate limits) as authentication read them.
-    let tenant: TenantAccess
+    let services: MCPServices
+    /// The request's principal, conversation and deadline; its audit context gains the method
+    /// and tool as the dispatcher learns them.
+    var route: CallRoute
     let era: ProtocolEra
-    /// The handshake-era session of the request (already resumed), if any.
-    let sessionID: String?
-    let audit: AuditActor
-    /// The request's audit context; the dispatcher adds the tool and resource it learns.
-    var context: RequestAudit
     let logger: Logger
 
     private var shaper: ResultShaper { ResultShaper(era: era) }
-
-    private var executor: ToolExecutor {
-        ToolExecutor(
-            database: database,
-            deadline: deadline,
-            principal: principal,
-            logger: logger,
-            sessionID: sessionID,
-            audit: audit,
-            context: context,
-            tenant: tenant
-        )
-    }
-
-    private var rateGate: RateGate {
-        RateGate(database: database, deadline: deadline, principal: principal, tenant: tenant, logger: logger)
-    }
-
-    /// The key of the rate-limit cell of the conversation a call will run in; opening one without
-    /// a handle or session runs in none.
-    private func conversationKey(handle: String?, opening: Bool) -> String? {
-        let reference = ConversationReference(handle: handle, sessionID: sessionID)
-        return opening && reference == .implicit ? nil : reference.key(for: principal)
-    }
+    private var principal: Principal { route.principal }
+    private var audit: AuditActor { services.audit }
 
     func handle(_ request: JSONRPCRequest) async -> MCPReply {
         var dispatcher = self
-        dispatcher.context.method = request.method
+        dispatcher.route.context.method = request.method
         return await dispatcher.dispatch(request)
     }
 
@@ -61,26 +47,30 @@ struct MCPDispatcher: Sendable {
         do {
             switch (request.method, era) {
             case ("server/discover", .stateless):
-                await audit.record(context.allow(.execute, "discovered"))
+                await audit.record(route.context.allow(.execute, "discovered"))
                 return .result(request.id, discover())
             case ("ping", .handshake):
-                await audit.record(context.allow(.execute, "ping"))
+                await audit.record(route.context.allow(.execute, "ping"))
                 return .result(request.id, .object([:]))
             case ("tools/list", _):
                 try refuseCursor(request)
                 let tools = ToolCatalog.visible(to: principal.scopes)
                 await audit.record(
-                    context.allow(.execute, "listed tools", details: ["tools": .array(tools.map { .string($0.name) })])
+                    route.context.allow(
+                        .execute,
+                        "listed tools",
+                        details: ["tools": .array(tools.map { .string($0.name) })]
+                    )
                 )
-                return .result(request.id, shaper.cacheable(["tools": .array(tools.map(\.json))], ttlMs: 60_000))
+                return MCPReply.result(request.id, encoded: services.tools.result(for: principal.scopes, era: era))
             case ("tools/call", _):
                 return try await callTool(request)
             case ("resources/list", _):
                 return try await listResources(request)
             case ("resources/templates/list", _):
-                try requireScopes([.read], request)
+                try requireScopes([.read])
                 try refuseCursor(request)
-                await audit.record(context.allow(.execute, "listed templates"))
+                await audit.record(route.context.allow(.execute, "listed templates"))
                 let template: JSONValue = [
                     "uriTemplate": .string("tenant://\(principal.tenant)/{collection}/{id}"),
                     "name": "document",
@@ -95,19 +85,20 @@ struct MCPDispatcher: Sendable {
             }
         } catch var error as JSONRPCError {
             error.id = request.id
-            await audit.record(context.deny(.sanitize, error.message))
+            await audit.record(route.context.deny(.sanitize, error.message))
             return .error(error, era: era)
         } catch let error as RateLimited {
-            await audit.record(
-                context.deny(.rate, "\(error.limit) limit", details: ["retry_after_ms": .int(error.retryAfterMs)])
-            )
-            return error.reply(id: request.id)
+            return error.reply(id: request.id)  // audited by the call's function
         } catch let error as BudgetRefusal {
-            await audit.record(context.deny(.budget, "\(error.budget) budget exhausted"))
-            return BudgetExhausted(refusal: error).reply(id: request.id)
+            return BudgetExhausted(refusal: error).reply(id: request.id)  // audited by the call's function
+        } catch is SessionGone {
+            return MCPReply(
+                status: 404,
+                body: JSONRPCError(.invalidRequest, "Session not found", id: request.id).body()
+            )
         } catch let error as InsufficientScope {
             await audit.record(
-                context.deny(
+                route.context.deny(
                     .access,
                     "insufficient scope",
                     details: [
@@ -122,17 +113,17 @@ struct MCPDispatcher: Sendable {
             DatabaseErrors.log(error, "request failed", logger: logger)
             if mapped.code == .unavailable {
                 // Limits, budgets and the audit trail live in the database: without it, refuse.
-                // Nothing committed: the transaction failed, or never started.
-                let reason = ContinuousClock.now >= deadline ? "deadline exceeded" : "database unavailable"
-                await audit.record(context.deny(.execute, reason))
-                return .unavailable(id: request.id, requestID: context.requestID)
+                // Nothing committed: the call's statement failed, or never ran.
+                let reason = ContinuousClock.now >= route.deadline ? "deadline exceeded" : "database unavailable"
+                await audit.record(route.context.deny(.execute, reason))
+                return .unavailable(id: request.id, requestID: route.context.requestID)
             }
-            await audit.record(context.deny(.execute, "internal error"))
+            await audit.record(route.context.deny(.execute, "internal error"))
             return .error(
                 JSONRPCError(
                     .internalError,
                     "internal error",
-                    data: ["requestId": .string(context.requestID)],
+                    data: ["requestId": .string(route.context.requestID)],
                     id: request.id
                 ),
                 era: era
@@ -159,7 +150,7 @@ struct MCPDispatcher: Sendable {
         }
     }
 
-    private func requireScopes(_ scopes: [Scope], _ request: JSONRPCRequest) throws(InsufficientScope) {
+    private func requireScopes(_ scopes: [Scope]) throws(InsufficientScope) {
         guard scopes.allSatisfy(principal.scopes.contains) else { throw InsufficientScope(required: scopes) }
     }
 
@@ -170,31 +161,74 @@ struct MCPDispatcher: Sendable {
         guard let tool = ToolCatalog.named(name) else {
             throw JSONRPCError(.invalidParams, "Unknown tool: \(TextSanitizer.quoted(name))")
         }
-        context.tool = tool.name
-        try requireScopes(tool.requiredScopes, request)
+        route.context.tool = tool.name
+        try requireScopes(tool.requiredScopes)
         let arguments: [String: JSONValue]
         switch request.params["arguments"] {
         case .none, .some(.null): arguments = [:]
         case .some(.object(let members)): arguments = members
         default:
-            await audit.record(context.deny(.sanitize, "arguments are not an object"))
+            await audit.record(route.context.deny(.sanitize, "arguments are not an object"))
             return .result(request.id, toolResult(.failure("invalid arguments: expected an object")))
         }
         let outcome: ToolOutcome
         do {
-            let (call, conversation) = try ToolCall.parse(tool, arguments: arguments)
-            var opening = false
-            if case .openConversation = call { opening = true }
-            try await rateGate.admit(
-                conversation: conversationKey(handle: conversation, opening: opening),
-                resource: call.resource?.description
-            )
-            outcome = try await executor.run(call, conversation: conversation)
+            outcome = try await run(try ToolCall.parse(tool, arguments: arguments))
         } catch let error as RampartError where error.code == .invalidArgument {
-            await audit.record(context.deny(.sanitize, error.message))
+            await audit.record(route.context.deny(.sanitize, error.message))
             outcome = .failure(error.message)
+        } catch let refusal as ToolRefusal {
+            await audit.record(route.context.deny(refusal.layer, refusal.reason))
+            outcome = .failure(refusal.message)
         }
         return .result(request.id, toolResult(outcome))
+    }
+
+    private func run(_ parsed: (call: ToolCall, conversation: String?)) async throws -> ToolOutcome {
+        let (call, handle) = parsed
+        switch call {
+        case .read(let uri):
+            return try await ReadTool(calls: services.calls).run(
+                uri,
+                handle: handle,
+                tool: call.operation,
+                route: route
+            )
+        case .list(let collection, let cursor, let limit):
+            return try await ListTool(calls: services.calls).run(
+                collection: collection,
+                cursor: cursor,
+                limit: limit,
+                handle: handle,
+                tool: call.operation,
+                route: route
+            )
+        case .search(let text, let collection, let limit):
+            return try await SearchTool(calls: services.calls).run(
+                text,
+                collection: collection,
+                limit: limit,
+                handle: handle,
+                route: route
+            )
+        case .write(let uri, let content, let ifVersion):
+            return try await WriteTool(calls: services.calls).run(
+                uri,
+                content: content,
+                ifVersion: ifVersion,
+                handle: handle,
+                route: route
+            )
+        case .query(let query):
+            return try await QueryTool(calls: services.calls).run(query, handle: handle, route: route)
+        case .openConversation(let scope, let purpose):
+            return try await OpenConversationTool(conversations: services.conversations).run(
+                scope: scope,
+                purpose: purpose,
+                handle: handle,
+                route: route
+            )
+        }
     }
 
     private func toolResult(_ outcome: ToolOutcome) -> JSONValue {
@@ -211,15 +245,26 @@ struct MCPDispatcher: Sendable {
     }
 
     private func listResources(_ request: JSONRPCRequest) async throws -> MCPReply {
-        try requireScopes([.read], request)
+        try requireScopes([.read])
         let cursor = request.params["cursor"]
         var arguments: [String: JSONValue] = ["limit": 100]
         if let cursor, cursor != .null { arguments["cursor"] = cursor }
         let outcome: ToolOutcome
         do {
-            let (call, _) = try ToolCall.parse(ToolCatalog.listResources, arguments: arguments)
-            try await rateGate.admit(conversation: conversationKey(handle: nil, opening: false), resource: nil)
-            outcome = try await executor.run(call, conversation: nil)
+            guard
+                case .list(let collection, let cursor, let limit) = try ToolCall.parse(
+                    ToolCatalog.listResources,
+                    arguments: arguments
+                ).call
+            else { throw JSONRPCError(.invalidParams, "invalid cursor") }
+            outcome = try await ListTool(calls: services.calls).run(
+                collection: collection,
+                cursor: cursor,
+                limit: limit,
+                handle: nil,
+                tool: nil,
+                route: route
+            )
         } catch let error as RampartError where error.code == .invalidArgument {
             throw JSONRPCError(.invalidParams, "invalid cursor")
         }
@@ -238,24 +283,22 @@ struct MCPDispatcher: Sendable {
     }
 
     private func readResource(_ request: JSONRPCRequest) async throws -> MCPReply {
-        try requireScopes([.read], request)
+        try requireScopes([.read])
         let outcome: ToolOutcome
         do {
-            let (call, _) = try ToolCall.parse(
-                ToolCatalog.readResource,
-                arguments: ["uri": request.params["uri"] ?? .null]
-            )
-            try await rateGate.admit(
-                conversation: conversationKey(handle: nil, opening: false),
-                resource: call.resource?.description
-            )
-            outcome = try await executor.run(call, conversation: nil)
+            guard
+                case .read(let uri) = try ToolCall.parse(
+                    ToolCatalog.readResource,
+                    arguments: ["uri": request.params["uri"] ?? .null]
+                ).call
+            else { throw JSONRPCError(.invalidParams, "invalid uri") }
+            outcome = try await ReadTool(calls: services.calls).run(uri, handle: nil, tool: nil, route: route)
         } catch let error as RampartError where error.code == .invalidArgument {
             throw JSONRPCError(.invalidParams, error.message)
         }
         guard case .success(let document) = outcome, let uri = document["uri"], let content = document["content"] else {
             // The same error, byte for byte, whether the document is missing, foreign or out of scope
-            // (the executor has audited which it was).
+            // (the call's function has audited which it was).
             let code: JSONRPCError.Code = shaper.isStateless ? .invalidParams : .resourceNotFound
             return .error(JSONRPCError(code, "resource not found", id: request.id), era: era)
         }

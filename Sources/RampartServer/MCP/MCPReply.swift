@@ -31,6 +31,11 @@ struct MCPReply: Sendable, Equatable {
         MCPReply(status: 200, body: JSONRPCResponse.result(id: id, result))
     }
 
+    /// A result already serialized (`ToolListCache`): the same bytes `result(_:_:)` would write.
+    static func result(_ id: JSONRPCID, encoded result: String) -> MCPReply {
+        MCPReply(status: 200, body: JSONRPCResponse.result(id: id, encoded: result))
+    }
+
     /// An error at the status its era uses: the stateless mapping, or 200 for method-level errors
     /// in the handshake era (where 404 would tell the client its session is gone).
     static func error(_ error: JSONRPCError, era: ProtocolEra, id: JSONRPCID? = nil) -> MCPReply {

@@ -1,38 +1,66 @@
 import Logging
-import PostgresNIO
 import RampartCore
 import RampartMCP
 import RampartStore
 
 /// Handshake-era sessions, stored in PostgreSQL and bound to (tenant, issuer, subject): any
 /// process on the database serves them, and any other principal gets 404 as if they never were.
+/// Opening, resuming and ending each is one statement that also writes its audit event.
 struct SessionManager: Sendable {
-    let database: Database
-    let deadline: ContinuousClock.Instant
-    let principal: Principal
-    let tenant: TenantAccess
+    let conversations: ConversationStore
+    let cache: SessionCache
+    let route: CallRoute
     let audit: AuditActor
-    let context: RequestAudit
     let logger: Logger
+
+    private func key(_ id: String) -> SessionCache.Key {
+        SessionCache.Key(
+            tenant: route.principal.tenant,
+            issuer: route.principal.issuer,
+            subject: route.principal.subject,
+            session: id
+        )
+    }
+
+    private func identity(session id: String) -> CallIdentity {
+        CallIdentity(
+            requestID: route.context.requestID,
+            principal: route.principal,
+            method: route.context.method ?? "initialize",
+            tool: nil,
+            operation: "session",
+            conversation: ConversationKey(.session, id: id),
+            claimedScope: route.claimedScope
+        )
+    }
 
     func initialize(_ request: JSONRPCRequest) async -> MCPReply {
         let requested = request.params["protocolVersion"]?.stringValue ?? ""
         let version =
             ProtocolEra.handshakeVersions.contains(requested) ? requested : ProtocolEra.latestHandshakeVersion
+        let id = RandomHandle.make()
         do {
-            let id = RandomHandle.make()
-            var opened = context
-            opened.conversation = id
-            let event = opened.allow(.context, "session opened", details: ["protocol_version": .string(version)])
-            let session = try await withStore(recording: event) { store in
-                let resolver = ConversationResolver(store: store, principal: principal, tenant: tenant, logger: logger)
-                return try await resolver.open(
-                    .session,
+            let (outcome, detail) = try await conversations.open(
+                ConversationStore.Opening(
+                    identity: identity(session: id),
+                    kind: .session,
                     id: id,
-                    scope: resolver.startingScope(),
-                    protocolVersion: version
-                )
+                    parent: nil,
+                    scope: nil,
+                    purpose: nil,
+                    protocolVersion: version,
+                    rateLimited: false
+                ),
+                tenant: route.principal.tenant,
+                until: route.deadline
+            )
+            guard outcome == "ok" else {
+                return RateLimited(
+                    limit: detail["limit"]?.stringValue ?? "conversation_creation",
+                    retryAfterMs: detail["retry_after_ms"]?.intValue ?? 1000
+                ).reply(id: request.id)
             }
+            await cache.remember(key(id))
             let result: JSONValue = [
                 "protocolVersion": .string(version),
                 "capabilities": ServerCapabilities.json,
@@ -40,79 +68,59 @@ struct SessionManager: Sendable {
                 "instructions": .string(MCPDispatcher.instructions),
             ]
             var reply = MCPReply.result(request.id, result)
-            reply.headers[MCPReply.sessionHeader] = session.id
+            reply.headers[MCPReply.sessionHeader] = id
             return reply
-        } catch let error as RateLimited {
-            await audit.record(
-                context.deny(.rate, "\(error.limit) limit", details: ["retry_after_ms": .int(error.retryAfterMs)])
-            )
-            return error.reply(id: request.id)
         } catch {
             return await failure(error, id: request.id)
         }
     }
 
-    /// The caller's live session, or the reply that ends the request (404 for any other).
-    enum Resumed: Sendable {
-        case success(ConversationRecord)
-        case failure(MCPReply)
-    }
-
+    /// nil when the session is live (known to this process, or confirmed by the database), else
+    /// the reply that ends the request: 404 for any other session, 503 without the database.
     /// `requestID`: the JSON-RPC id the refusal answers (none for a notification).
-    func resume(_ id: String, requestID: JSONRPCID?) async -> Resumed {
-        guard ConversationHandle.isWellFormed(id) else { return .failure(await notFound(requestID)) }
+    func resume(_ id: String, requestID: JSONRPCID?) async -> MCPReply? {
+        guard ConversationHandle.isWellFormed(id) else { return await notFound(requestID, audited: false) }
+        if await cache.isLive(key(id)) { return nil }
         do {
-            guard let session = try await withStore(recording: nil, { try await $0.touch(.session, id: id) }) else {
-                return .failure(await notFound(requestID))
-            }
-            return .success(session)
+            guard
+                try await conversations.resume(
+                    identity(session: id),
+                    tenant: route.principal.tenant,
+                    until: route.deadline
+                )
+            else { return await notFound(requestID, audited: true) }
+            await cache.remember(key(id))
+            return nil
         } catch {
-            return .failure(await failure(error, id: requestID))
+            return await failure(error, id: requestID)
         }
     }
 
+    /// A data call found the session gone.
+    func forget(_ id: String) async { await cache.forget(route.principal.tenant) }
+
     /// Ends the caller's session: nil when it did, else the reply to send.
     func end(_ id: String) async -> MCPReply? {
-        guard ConversationHandle.isWellFormed(id) else { return await notFound(nil) }
-        var ending = context
-        ending.conversation = id
+        guard ConversationHandle.isWellFormed(id) else { return await notFound(nil, audited: false) }
+        await cache.forget(route.principal.tenant)
         do {
-            let ended = try await withStore(recording: ending.allow(.context, "session ended")) { store in
-                guard try await store.end(.session, id: id) else { throw SessionNotFound() }
-                return true
-            }
-            return ended ? nil : await notFound(nil)
-        } catch is SessionNotFound {
-            return await notFound(nil)
+            guard
+                try await conversations.end(
+                    identity(session: id),
+                    tenant: route.principal.tenant,
+                    until: route.deadline
+                )
+            else { return await notFound(nil, audited: true) }
+            return nil
         } catch {
             return await failure(error, id: nil)
         }
     }
 
-    /// Runs `body` in a tenant transaction that also writes `event`, so the session change and its
-    /// audit record commit together.
-    private func withStore<Result: Sendable>(
-        recording event: AuditEvent?,
-        _ body: @escaping @Sendable (ConversationStore) async throws -> Result
-    ) async throws -> Result {
-        let result = try await database.withConnection(until: deadline) { connection in
-            try await connection.withTenantTransaction(principal.tenant, until: deadline, logger: logger) {
-                connection in
-                let result = try await body(
-                    ConversationStore(connection: connection, principal: principal, logger: logger)
-                )
-                if let event { try await AuditStore.insert([event], on: connection, logger: logger) }
-                return result
-            }
-        }
-        if let event { await audit.committed([event]) }
-        return result
-    }
-
-    private struct SessionNotFound: Error {}
-
-    private func notFound(_ id: JSONRPCID?) async -> MCPReply {
-        await audit.record(context.deny(.context, "session not found"))
+    /// 404, the same for every session the caller may not use; `audited` when the store already
+    /// recorded the refusal.
+    func notFound(_ id: JSONRPCID?, audited: Bool) async -> MCPReply {
+        if !audited { await audit.record(route.context.deny(.context, "session not found")) }
         return MCPReply(status: 404, body: JSONRPCError(.invalidRequest, "Session not found", id: id).body())
     }
 
@@ -120,11 +128,11 @@ struct SessionManager: Sendable {
     private func failure(_ error: any Error, id: JSONRPCID?) async -> MCPReply {
         DatabaseErrors.log(error, "session store failed", logger: logger)
         guard DatabaseErrors.map(error).code == .unavailable else {
-            await audit.record(context.deny(.execute, "internal error"))
+            await audit.record(route.context.deny(.execute, "internal error"))
             return MCPReply(status: 500, body: JSONRPCError(.internalError, "internal error", id: id).body())
         }
-        let reason = ContinuousClock.now >= deadline ? "deadline exceeded" : "database unavailable"
-        await audit.record(context.deny(.execute, reason))
-        return .unavailable(id: id, requestID: context.requestID)
+        let reason = ContinuousClock.now >= route.deadline ? "deadline exceeded" : "database unavailable"
+        await audit.record(route.context.deny(.execute, reason))
+        return .unavailable(id: id, requestID: route.context.requestID)
     }
 }

@@ -1,11 +1,12 @@
+import Foundation
 import PostgresNIO
 import RampartCore
 import RampartStore
 import Testing
 
-/// The server's document queries against a real database: what `execute_query` compiles to,
-/// pagination, search, optimistic writes — and that none of it crosses a tenant.
-@Suite(.enabled(if: TestDatabase.isConfigured)) struct DocumentStoreTests {
+/// The server's document calls against a real database: what `execute_query` compiles to,
+/// pagination, optimistic writes — and that none of it crosses a tenant.
+@Suite(.enabled(if: TestDatabase.isConfigured)) struct DocumentCallTests {
     static let sales: [(String, String)] = [
         (
             "q1",
@@ -30,27 +31,52 @@ import Testing
         return tenant
     }
 
+    /// A call in a conversation of its own: the implicit one of a token of its own (a new user,
+    /// so the per-user limit on new conversations never applies), started from `scope`.
+    func identity(_ tenant: TenantID, tool: String, scope: [String]? = nil) -> CallIdentity {
+        CallIdentity(
+            requestID: "r-\(UUID().uuidString.prefix(8))",
+            principal: Principal(
+                tenant: tenant,
+                issuer: "https://issuer.example",
+                subject: "user-\(UUID().uuidString)",
+                scopes: [.read, .write],
+                tokenKey: "jti:\(UUID().uuidString)",
+                conversationScope: scope,
+                expiresAt: Int64(Date.now.timeIntervalSince1970) + 600
+            ),
+            method: "tools/call",
+            tool: tool,
+            operation: tool,
+            conversation: ConversationKey(.implicit, id: UUID().uuidString),
+            claimedScope: scope
+        )
+    }
+
+    var deadline: ContinuousClock.Instant { .now + .seconds(10) }
+
     func query(
         _ tenant: TenantID,
         _ arguments: [String: JSONValue],
         within scope: [String]? = nil
     ) async throws -> [JSONValue] {
-        let filter =
-            try scope.map { ScopeFilter(try $0.map(ScopePattern.init(parsing:)), tenant: tenant) }
-            ?? .everything(of: tenant)
         let reader = try ArgumentReader(
             arguments,
             allowed: ["collection", "where", "group_by", "aggregate", "order_by", "limit"]
         )
         let compiled = try DocumentQuery(arguments: reader)
-        return try await TestDatabase.asApp { connection in
-            try await TestDatabase.asTenant(tenant, on: connection) { connection in
-                try await DocumentStore(connection: connection, tenant: tenant, logger: TestDatabase.logger).query(
-                    compiled,
-                    within: filter
-                )
-            }
+        var answers: [CallAnswer] = []
+        try await TestDatabase.withCalls { calls in
+            let call = CallStore.Query(
+                identity: identity(tenant, tool: "execute_query", scope: scope),
+                query: compiled,
+                scalarsOnly: false
+            )
+            answers = try await calls.query([call], tenant: tenant, until: deadline)
         }
+        let answer = try #require(answers.first)
+        #expect(answer.outcome == .ok)
+        return try JSONParser.parse(answer.payload ?? "[]").arrayValue ?? []
     }
 
     func ids(_ rows: [JSONValue]) -> [String] {
@@ -107,16 +133,30 @@ import Testing
         #expect(rows.count == 4)
         #expect(rows.allSatisfy { $0["uri"]?.stringValue?.hasPrefix("tenant://\(mine)/") == true })
 
+        try await TestDatabase.withCalls { calls in
+            // A call naming another tenant's document finds nothing, like a missing one.
+            let read = CallStore.Read(
+                identity: identity(theirs, tool: "read_resource"),
+                uri: try ResourceURI(parsing: "tenant://\(mine)/sales/q1"),
+                rules: nil
+            )
+            #expect(try await calls.read([read], tenant: theirs, until: deadline).first?.outcome == .notFound)
+        }
         try await TestDatabase.asApp { connection in
-            // A store told the wrong tenant inside another tenant's transaction still sees nothing:
-            // the database wall holds even if the code's own predicate were wrong.
+            // Inside one tenant's transaction another tenant's rows do not exist, even asked for by
+            // their tenant id, and no call function runs for another tenant: the database wall
+            // holds even if the code's own predicate were wrong.
             try await TestDatabase.asTenant(mine, on: connection) { connection in
-                let confused = DocumentStore(connection: connection, tenant: theirs, logger: TestDatabase.logger)
-                let collection = try CollectionName(validating: "sales")
-                #expect(try await confused.read(collection, try DocumentID(validating: "q1")) == nil)
-                let all = ScopeFilter.everything(of: theirs)
-                #expect(try await confused.list(collection: nil, after: nil, limit: 100, within: all).documents.isEmpty)
-                #expect(try await confused.search("emea", collection: nil, limit: 10, within: all).isEmpty)
+                let theirRows = try await TestDatabase.count(
+                    "SELECT count(*)::bigint FROM rampart.documents WHERE tenant_id = \(theirs.rawValue)",
+                    on: connection
+                )
+                #expect(theirRows == 0)
+                let refusal = await TestDatabase.sqlState(
+                    of: "SELECT * FROM rampart.call_list(\(theirs.rawValue), '{}', '[]')",
+                    on: connection
+                )
+                #expect(refusal == "42501")
             }
         }
     }
@@ -137,27 +177,46 @@ import Testing
 
     @Test func pagesAndOptimisticWrites() async throws {
         let tenant = try await tenantWithSales()
-        try await TestDatabase.asApp { connection in
-            try await TestDatabase.asTenant(tenant, on: connection) { connection in
-                let store = DocumentStore(connection: connection, tenant: tenant, logger: TestDatabase.logger)
-                let everything = ScopeFilter.everything(of: tenant)
-                let first = try await store.list(collection: nil, after: nil, limit: 3, within: everything)
-                #expect(
-                    first.documents.map(\.uri).map { $0.hasSuffix("/q1") || $0.hasSuffix("/q2") || $0.hasSuffix("/q3") }
-                        == [true, true, true]
+        try await TestDatabase.withCalls { calls in
+            /// A page of `[collection, id, …]` rows and where the next one starts.
+            func page(after: (String, String)?) async throws -> (uris: [String], next: (String, String)?) {
+                let call = CallStore.List(
+                    identity: identity(tenant, tool: "list_resources"),
+                    collection: nil,
+                    after: after,
+                    limit: 3
                 )
-                let rest = try await store.list(collection: nil, after: first.next, limit: 3, within: everything)
-                #expect(rest.documents.count == 1 && rest.next == nil)
-
-                let notes = try CollectionName(validating: "notes")
-                let id = try DocumentID(validating: "n1")
-                #expect(try await store.write(notes, id, bodyJSON: #"{"a": 1}"#, ifVersion: 0).version == 1)
-                await #expect(throws: RampartError.self) {
-                    try await store.write(notes, id, bodyJSON: #"{"a": 2}"#, ifVersion: 0)
+                let answer = try #require(try await calls.list([call], tenant: tenant, until: deadline).first)
+                let rows = (try JSONParser.parse(answer.payload ?? "[]").arrayValue ?? []).compactMap { row in
+                    row.arrayValue.flatMap { cells in
+                        cells.count >= 2 ? (cells[0].stringValue ?? "", cells[1].stringValue ?? "") : nil
+                    }
                 }
-                #expect(try await store.write(notes, id, bodyJSON: #"{"a": 2}"#, ifVersion: 1).version == 2)
-                #expect(try await store.write(notes, id, bodyJSON: #"{"a": 3}"#, ifVersion: nil).version == 3)
+                let shown = Array(rows.prefix(3))
+                return (shown.map { "tenant://\(tenant)/\($0.0)/\($0.1)" }, rows.count > 3 ? shown.last : nil)
             }
+            let first = try await page(after: nil)
+            #expect(
+                first.uris.map { $0.hasSuffix("/q1") || $0.hasSuffix("/q2") || $0.hasSuffix("/q3") }
+                    == [true, true, true]
+            )
+            let rest = try await page(after: first.next)
+            #expect(rest.uris.count == 1 && rest.next == nil)
+
+            func write(_ content: JSONValue, ifVersion: Int64?) async throws -> CallAnswer {
+                let call = CallStore.Write(
+                    identity: identity(tenant, tool: "write_resource"),
+                    uri: try ResourceURI(parsing: "tenant://\(tenant)/notes/n1"),
+                    content: content,
+                    ifVersion: ifVersion,
+                    expectVersion: nil
+                )
+                return try #require(try await calls.write([call], tenant: tenant, until: deadline).first)
+            }
+            #expect(try await write(["a": 1], ifVersion: 0).detail["version"] == 1)
+            #expect(try await write(["a": 2], ifVersion: 0).outcome == .conflict)
+            #expect(try await write(["a": 2], ifVersion: 1).detail["version"] == 2)
+            #expect(try await write(["a": 3], ifVersion: nil).detail["version"] == 3)
         }
     }
 }
