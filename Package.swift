@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "rampart", targets: ["rampart"]),
+        // The floor of the benchmark ladder (ops/bench/ladder).
+        .executable(name: "rampart-bench-hello", targets: ["RampartBenchHello"]),
         // For the fuzzing package in Fuzz/, which builds these with libFuzzer.
         .library(name: "RampartCore", targets: ["RampartCore"]),
         .library(name: "RampartMCP", targets: ["RampartMCP"]),
@@ -88,6 +90,12 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RampartBenchHello",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "ops/bench/hello",
             swiftSettings: swiftSettings
         ),
         .testTarget(

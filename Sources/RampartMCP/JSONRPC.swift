@@ -123,21 +123,32 @@ public struct JSONRPCError: Error, Sendable, Equatable {
         }
     }
 
-    public func body(id fallback: JSONRPCID? = nil) -> String {
+    public func body(id fallback: JSONRPCID? = nil) -> [UInt8] {
         var error: [String: JSONValue] = ["code": .int(Int64(code.rawValue)), "message": .string(message)]
         if let data { error["data"] = data }
         let response: JSONValue = ["jsonrpc": "2.0", "id": (id ?? fallback)?.json ?? .null, "error": .object(error)]
-        return response.jsonText
+        return response.jsonBytes
     }
 }
 
 public enum JSONRPCResponse {
-    public static func result(id: JSONRPCID, _ result: JSONValue) -> String {
-        JSONValue.object(["jsonrpc": "2.0", "id": id.json, "result": result]).jsonText
+    public static func result(id: JSONRPCID, _ result: JSONValue) -> [UInt8] {
+        JSONValue.object(["jsonrpc": "2.0", "id": id.json, "result": result]).jsonBytes
     }
 
-    /// The same answer around a result serialized before (keys in the order `jsonText` sorts them).
-    public static func result(id: JSONRPCID, encoded result: String) -> String {
-        "{\"id\":" + id.json.jsonText + ",\"jsonrpc\":\"2.0\",\"result\":" + result + "}"
+    /// The same answer around a result serialized before (keys in the order `jsonBytes` sorts
+    /// them): one allocation, the result copied whole.
+    public static func result(id: JSONRPCID, encoded result: [UInt8]) -> [UInt8] {
+        let head = Array("{\"id\":".utf8)
+        let middle = Array(",\"jsonrpc\":\"2.0\",\"result\":".utf8)
+        let identifier = id.json.jsonBytes
+        var output: [UInt8] = []
+        output.reserveCapacity(head.count + identifier.count + middle.count + result.count + 1)
+        output += head
+        output += identifier
+        output += middle
+        output += result
+        output.append(UInt8(ascii: "}"))
+        return output
     }
 }

@@ -91,6 +91,7 @@ extension JSONValue {
 
     /// Compact JSON with sorted keys.
     public var jsonText: String { JSONWriter.string(self) }
+    public var jsonBytes: [UInt8] { JSONWriter.bytes(self) }
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,

@@ -360,17 +360,16 @@ struct MCPEndpoint: Sendable {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache, no-transform"
             headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
-            return Response(
-                status: .ok,
-                headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: "event: message\r\ndata: \(body)\r\n\r\n"))
-            )
+            var event = ByteBuffer(string: "event: message\r\ndata: ")
+            event.writeBytes(body)
+            event.writeString("\r\n\r\n")
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: event))
         }
         headers[.contentType] = "application/json"
         return Response(
             status: .init(code: reply.status),
             headers: headers,
-            body: .init(byteBuffer: ByteBuffer(string: body))
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
         )
     }
 }

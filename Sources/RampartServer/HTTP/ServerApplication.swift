@@ -179,4 +179,12 @@ extension Response {
             body: .init(byteBuffer: ByteBuffer(string: body))
         )
     }
+
+    static func json(status: HTTPResponse.Status, _ body: [UInt8]) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
+    }
 }

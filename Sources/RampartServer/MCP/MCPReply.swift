@@ -8,7 +8,8 @@ struct MCPReply: Sendable, Equatable {
 
     var status: Int
     var headers: [String: String] = [:]
-    var body: String?
+    /// UTF-8 JSON, written once.
+    var body: [UInt8]?
 
     static func accepted() -> MCPReply { MCPReply(status: 202) }
 
@@ -32,7 +33,7 @@ struct MCPReply: Sendable, Equatable {
     }
 
     /// A result already serialized (`ToolListCache`): the same bytes `result(_:_:)` would write.
-    static func result(_ id: JSONRPCID, encoded result: String) -> MCPReply {
+    static func result(_ id: JSONRPCID, encoded result: [UInt8]) -> MCPReply {
         MCPReply(status: 200, body: JSONRPCResponse.result(id: id, encoded: result))
     }
 

@@ -1,0 +1,15 @@
+import Hummingbird
+
+// The floor of the benchmark ladder: a bare Hummingbird server answering GET /hello, built with
+// the same toolchain, packages and release settings as `rampart serve`.
+// Usage: rampart-bench-hello HOST PORT
+let arguments = CommandLine.arguments
+let router = Router()
+router.get("/hello") { _, _ in "hello" }
+let app = Application(
+    router: router,
+    configuration: .init(
+        address: .hostname(arguments.count > 1 ? arguments[1] : "127.0.0.1", port: arguments.count > 2 ? Int(arguments[2]) ?? 8080 : 8080)
+    )
+)
+try await app.runService()
