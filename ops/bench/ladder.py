@@ -41,7 +41,9 @@ def url(role, database="postgres"):
 
 def psql(sql, role="postgres"):
     result = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", url(role), "-c", sql],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"psql as {role} failed: {result.stderr.strip()}")
     return result.stdout.strip()
 
 
@@ -72,7 +74,7 @@ def provision():
                 PERFORM rampart.put_document('bt' || t, 'load', 'u' || u, '{{"note": "start"}}');
                 PERFORM rampart.put_document('bt' || t, 'load', 'p' || u, '{{"note": "start"}}');
             END LOOP;
-            PERFORM rampart.set_limits('bt' || t, 1000000000, 1000000000, 1000000000, 1000000000, 1000000000);
+            PERFORM rampart.set_limits('bt' || t, 100000000, 100000000, 100000000, 100000000, 100000000);
             PERFORM rampart.set_budget('bt' || t, 1000000000000);
         END LOOP;
     END $$""", role="bench_admin")
@@ -173,15 +175,18 @@ def run_wrk(target_url, seconds, env=None, script=True):
     command = ["wrk", "-t2", f"-c{CLIENTS}", f"-d{seconds}s", "--latency"]
     if script:
         command += ["-s", str(HERE / "mcp.lua")]
-    out = subprocess.run(command + [target_url], capture_output=True, text=True,
-                         env={**os.environ, **(env or {})}).stdout
+    run = subprocess.run(command + [target_url], capture_output=True, text=True, env={**os.environ, **(env or {})})
+    out = run.stdout
+    percentile = {q: re.search(rf"^\s*{q}%\s+([\d.]+(?:us|ms|s))\s*$", out, re.M) for q in (50, 99)}
+    if not all(percentile.values()):
+        sys.exit(f"wrk against {target_url} failed:\n{out}\n{run.stderr}")
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rate": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": milliseconds(re.search(r"50%\s+(\S+)", out).group(1)),
-        "p99": milliseconds(re.search(r"99%\s+(\S+)", out).group(1)),
+        "p50": milliseconds(percentile[50].group(1)),
+        "p99": milliseconds(percentile[99].group(1)),
         "calls": requests,
         "failed": (int(non2xx.group(1)) if non2xx else 0),
         "note": errors.group(1).strip() if errors else "",
@@ -240,8 +245,9 @@ class Target:
         return statistics.median(values) if values else None
 
 
-async def hold_connections(endpoint, bearer, count):
-    """Opens `count` keep-alive connections, each having made one authenticated tools/list call."""
+async def rss_with_connections(endpoint, bearer, count, pid):
+    """The server's RSS (MB) while `count` keep-alive connections are open, each having made one
+    authenticated tools/list call."""
     host, port = re.match(r"http://([^:/]+):(\d+)", endpoint).groups()
     request = (json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": {
         "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {}}}}))
@@ -250,14 +256,21 @@ async def hold_connections(endpoint, bearer, count):
             "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n"
             f"Content-Length: {len(request)}\r\n\r\n{request}").encode()
     streams = []
-    for batch in range(0, count, 100):
-        opened = await asyncio.gather(*[asyncio.open_connection(host, int(port)) for _ in range(min(100, count - batch))])
-        for reader, writer in opened:
-            writer.write(head)
-        for reader, writer in opened:
-            await reader.readuntil(b"\r\n\r\n")
-        streams += opened
-    return streams
+    try:
+        for batch in range(0, count, 100):
+            opened = await asyncio.gather(*[asyncio.open_connection(host, int(port))
+                                            for _ in range(min(100, count - batch))])
+            for _, writer in opened:
+                writer.write(head)
+            for reader, _ in opened:
+                await reader.readuntil(b"\r\n\r\n")
+            streams += opened
+        await asyncio.sleep(1)
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+    finally:
+        for _, writer in streams:
+            writer.close()
 
 
 # The run -----------------------------------------------------------------------------------------
@@ -266,6 +279,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", help="run only the targets whose name contains this")
+    parser.add_argument("--statements", type=int, default=0, metavar="N",
+                        help="after each target, print its N costliest SQL statements, nested ones included")
     options = parser.parse_args()
 
     provision()
@@ -320,6 +336,8 @@ def main():
             Target("FastMCP 4.1.6 peer: JWT + one asyncpg read, 100 tenants",
                    lambda s: run_wrk(peer_url, s, callers("callers-100")), peer, "bench_peer"),
         ]
+        if options.only:
+            targets = [target for target in targets if options.only in target.name]
         # Warm-up: implicit conversations opened, statements prepared, caches filled.
         for target in targets:
             target.run(1)
@@ -328,12 +346,10 @@ def main():
                 result = target.measure(options.seconds)
                 print(f"round {round_number + 1}: {target.name}: {result['rate']:.0f}/s, p99 {result['p99']:.1f} ms,"
                       f" failed {result['failed']}", file=sys.stderr, flush=True)
+                if options.statements and target.role:
+                    print_statements(target.role, result["calls"], options.statements)
 
-        held = asyncio.run(hold_connections(endpoint, spread[0].split()[1], 1000))
-        time.sleep(1)
-        rss_held = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{server.pid}/status").read_text()).group(1)) / 1024
-        for _, writer in held:
-            writer.close()
+        rss_held = asyncio.run(rss_with_connections(endpoint, spread[0].split()[1], 1000, server.pid))
         report(targets, options, rss_held)
     finally:
         for process in (server, hello, peer):
@@ -343,6 +359,17 @@ def main():
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def print_statements(role, calls, count):
+    """The statements of `role` that cost the most database time in the last run, per call."""
+    rows = psql(f"""SELECT round((total_exec_time * 1000 / {calls})::numeric, 1), round(calls::numeric / {calls}, 2),
+                          regexp_replace(left(query, 110), '\\s+', ' ', 'g')
+                   FROM pg_stat_statements WHERE userid = '{role}'::regrole
+                   ORDER BY total_exec_time DESC LIMIT {count}""")
+    print(f"  µs/call | runs/call | statement ({role})", file=sys.stderr)
+    for line in rows.splitlines():
+        print("  " + line.replace("|", " | ", 2), file=sys.stderr)
 
 
 def report(targets, options, rss_held):
@@ -361,6 +388,8 @@ def report(targets, options, rss_held):
               f"{cell(target.median('rss_mb'))} | {sum(r['failed'] for r in target.results)} | "
               f"{target.results[-1]['unsealed']} |")
     rate = {target.name: target.median("rate") for target in targets}
+    if len(rate) < 10:
+        return  # --only: no ratios
 
     def ratio(numerator, denominator):
         return rate[numerator] / rate[denominator] if rate[denominator] else 0.0

@@ -3,6 +3,7 @@ import Foundation
 import RampartCore
 import RampartMCP
 import RampartStore
+import Synchronization
 
 /// Everything a data call of one request needs besides its arguments: who calls, in which
 /// conversation, by when, and how the store's answer becomes a tool result or a refusal.
@@ -14,6 +15,8 @@ struct CallRoute: Sendable {
     /// The handshake-era session of the request, if any.
     let sessionID: String?
     let deadline: ContinuousClock.Instant
+    /// Whether a call function answered: it checked the request's session in its own statement.
+    let trace = CallTrace()
 
     /// A handle names the conversation; else the request's session; else the token's own.
     func conversation(handle: String?) -> ConversationKey {
@@ -64,6 +67,7 @@ struct CallRoute: Sendable {
         _ answer: CallAnswer,
         in conversation: ConversationKey
     ) throws -> Result<(detail: JSONValue, payload: String?), Refusal> {
+        trace.answered()
         switch answer.outcome {
         case .ok: return .success((answer.detail, answer.payload))
         case .notFound: return .failure(Refusal(.notFound))
@@ -98,3 +102,11 @@ struct CallRoute: Sendable {
 
 /// A handshake-era call whose session is gone: 404, as for any other request of that session.
 struct SessionGone: Error, Sendable {}
+
+/// Set once a call function answered a request (shared by the copies of its route).
+final class CallTrace: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    func answered() { flag.store(true, ordering: .relaxed) }
+    var wasAnswered: Bool { flag.load(ordering: .relaxed) }
+}

@@ -194,7 +194,12 @@ struct MCPEndpoint: Sendable {
                 era: .handshake(version: version)
             )
         }
-        if let refusal = await sessions.resume(sessionID, requestID: message.requestID) { return refusal }
+        // A data call checks its session in its own statement (one round trip); anything else
+        // checks it first, from the cache or the database.
+        let checksOwnSession = message.checksItsOwnSession
+        if !checksOwnSession, let refusal = await sessions.resume(sessionID, requestID: message.requestID) {
+            return refusal
+        }
         guard case .request(let call) = message else {
             await audit.record(context.allow(.execute, "notification accepted"))
             return MCPReply(status: 202, headers: [MCPReply.sessionHeader: sessionID])
@@ -205,7 +210,13 @@ struct MCPEndpoint: Sendable {
             era: .handshake(version: version),
             logger: logger
         ).handle(call)
-        // A data call found the session gone (it checks the session in its own statement).
+        // A data call refused before its statement ran (arguments, scopes) answers for a session
+        // that is gone like any other request: 404 first.
+        if checksOwnSession, !route.trace.wasAnswered, reply.status < 500,
+            let refusal = await sessions.resume(sessionID, requestID: message.requestID)
+        {
+            return refusal
+        }
         if reply.status == 404 { await sessions.forget(sessionID) }
         reply.headers[MCPReply.sessionHeader] = sessionID
         return reply
@@ -378,6 +389,21 @@ extension JSONRPCMessage {
     var requestID: JSONRPCID? {
         if case .request(let request) = self { return request.id }
         return nil
+    }
+
+    /// A request whose call function checks (and touches) the request's session itself.
+    var checksItsOwnSession: Bool {
+        guard case .request(let request) = self else { return false }
+        switch request.method {
+        case "resources/read", "resources/list": return true
+        case "tools/call":
+            let dataTools = [
+                ToolCatalog.readResource, ToolCatalog.listResources, ToolCatalog.searchResources,
+                ToolCatalog.writeResource, ToolCatalog.executeQuery,
+            ]
+            return dataTools.contains { $0.name == request.params["name"]?.stringValue }
+        default: return false
+        }
     }
 }
 
