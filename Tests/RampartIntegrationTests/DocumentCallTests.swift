@@ -31,26 +31,8 @@ import Testing
         return tenant
     }
 
-    /// A call in a conversation of its own: the implicit one of a token of its own (a new user,
-    /// so the per-user limit on new conversations never applies), started from `scope`.
     func identity(_ tenant: TenantID, tool: String, scope: [String]? = nil) -> CallIdentity {
-        CallIdentity(
-            requestID: "r-\(UUID().uuidString.prefix(8))",
-            principal: Principal(
-                tenant: tenant,
-                issuer: "https://issuer.example",
-                subject: "user-\(UUID().uuidString)",
-                scopes: [.read, .write],
-                tokenKey: "jti:\(UUID().uuidString)",
-                conversationScope: scope,
-                expiresAt: Int64(Date.now.timeIntervalSince1970) + 600
-            ),
-            method: "tools/call",
-            tool: tool,
-            operation: tool,
-            conversation: ConversationKey(.implicit, id: UUID().uuidString),
-            claimedScope: scope
-        )
+        TestDatabase.caller(tenant, tool: tool, scope: scope)
     }
 
     var deadline: ContinuousClock.Instant { .now + .seconds(10) }

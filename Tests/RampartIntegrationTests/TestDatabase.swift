@@ -53,6 +53,34 @@ enum TestDatabase {
         }
     }
 
+    /// A call in a conversation of its own: the implicit one of a token of its own, of `subject`
+    /// (by default a new user, so the per-user limit on new conversations never applies), started
+    /// from `scope`.
+    static func caller(
+        _ tenant: TenantID,
+        tool: String,
+        subject: String = "user-\(UUID().uuidString)",
+        scope: [String]? = nil
+    ) -> CallIdentity {
+        CallIdentity(
+            requestID: "r-\(UUID().uuidString.prefix(8))",
+            principal: Principal(
+                tenant: tenant,
+                issuer: "https://issuer.example",
+                subject: subject,
+                scopes: [.read, .write],
+                tokenKey: "jti:\(UUID().uuidString)",
+                conversationScope: scope,
+                expiresAt: Int64(Date.now.timeIntervalSince1970) + 600
+            ),
+            method: "tools/call",
+            tool: tool,
+            operation: tool,
+            conversation: ConversationKey(.implicit, id: UUID().uuidString),
+            claimedScope: scope
+        )
+    }
+
     /// Creates a tenant no other test uses, with `count` documents in collection `notes`.
     static func newTenant(_ prefix: String, documents count: Int) async throws -> TenantID {
         let tenant = try TenantID(validating: "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())")

@@ -29,10 +29,9 @@ BEGIN
        AND nullif(current_setting('rampart.tenant_id', true), '') IS NOT NULL THEN
         RAISE EXCEPTION 'a call inside another tenant''s transaction' USING ERRCODE = '42501';
     END IF;
-    PERFORM set_config('rampart.tenant_id', p_tenant, true);
-    IF p_context ? 'lock_timeout_ms' THEN
-        PERFORM set_config('lock_timeout', (p_context ->> 'lock_timeout_ms')::bigint::text, true);
-    END IF;
+    PERFORM set_config('rampart.tenant_id', p_tenant, true),
+            CASE WHEN p_context ? 'lock_timeout_ms'
+                 THEN set_config('lock_timeout', (p_context ->> 'lock_timeout_ms')::bigint::text, true) END;
     SELECT * INTO limits FROM rampart.tenant_limits l WHERE l.tenant_id = p_tenant;
     IF NOT FOUND THEN
         limits := ROW(p_tenant, 1000, 100, 50, 20, 5, 100, 1800, 28800, NULL, false, now())::rampart.tenant_limits;
@@ -41,23 +40,15 @@ BEGIN
 END
 $$;
 
--- rate_admit (sql/007), the same decision in fewer steps: the call's cells are locked in key order
--- by one statement (created first only when one is missing), decided in memory, and written back
--- by one statement only if every one admits.
+-- rate_admit (sql/007), the same decision in one statement when the call's cells exist (they are
+-- created, in key order, only when one is missing): lock them in key order, decide every one from
+-- the database clock, write them back only if all admit, and name the cell that refuses longest.
 CREATE OR REPLACE FUNCTION rampart.rate_admit(p_tenant text, p_cells text[], p_limits integer[])
 RETURNS TABLE (cell text, wait_ms bigint)
 LANGUAGE plpgsql SECURITY INVOKER
 AS $$
 DECLARE
-    v_keys text[];
-    v_tats timestamptz[];
-    v_per_minute integer[];
-    v_new timestamptz[] := '{}';
-    v_now timestamptz;
-    v_step interval;
-    v_wait bigint;
-    v_refused text;
-    v_longest bigint := 0;
+    v_complete boolean;
 BEGIN
     IF nullif(current_setting('rampart.tenant_id', true), '') IS DISTINCT FROM p_tenant
        AND nullif(current_setting('rampart.tenant_id', true), '') IS NOT NULL THEN
@@ -65,40 +56,49 @@ BEGIN
     END IF;
     PERFORM set_config('rampart.tenant_id', p_tenant, true);
     FOR attempt IN 1..2 LOOP
-        SELECT array_agg(l.cell ORDER BY l.cell), array_agg(l.tat ORDER BY l.cell),
-               array_agg(p.per_minute ORDER BY l.cell)
-        INTO v_keys, v_tats, v_per_minute
-        FROM (SELECT c.cell, c.tat FROM rampart.rate_limit_cells c
-              WHERE c.tenant_id = p_tenant AND c.cell = ANY (p_cells)
-              ORDER BY c.cell FOR UPDATE) AS l
-        JOIN unnest(p_cells, p_limits) AS p(cell, per_minute) ON p.cell = l.cell;
-        EXIT WHEN coalesce(cardinality(v_keys), 0) >= (SELECT count(DISTINCT k) FROM unnest(p_cells) AS k);
+        WITH params AS (
+            SELECT p.cell, p.per_minute FROM unnest(p_cells, p_limits) AS p(cell, per_minute)
+        ), locked AS (
+            SELECT c.cell, c.tat FROM rampart.rate_limit_cells c
+            WHERE c.tenant_id = p_tenant AND c.cell = ANY (p_cells)
+            ORDER BY c.cell
+            FOR UPDATE
+        ), clock AS (
+            SELECT clock_timestamp() AS now_t
+        ), decided AS (
+            SELECT l.cell, p.per_minute, make_interval(secs => 60.0 / p.per_minute) AS t,
+                   greatest(l.tat, clock.now_t) + make_interval(secs => 60.0 / p.per_minute) AS new_tat, clock.now_t
+            FROM locked l JOIN params p USING (cell), clock
+        ), verdict AS (
+            SELECT count(*) >= (SELECT count(DISTINCT k.cell) FROM params k) AS complete,
+                   coalesce(bool_and(d.new_tat - d.now_t <= d.t * d.per_minute), true) AS admitted
+            FROM decided d
+        ), updated AS (
+            UPDATE rampart.rate_limit_cells c SET tat = d.new_tat
+            FROM decided d, verdict v
+            WHERE v.complete AND v.admitted AND c.tenant_id = p_tenant AND c.cell = d.cell
+            RETURNING c.cell
+        ), refusal AS (
+            SELECT d.cell,
+                   greatest(1, ceil(extract(epoch FROM d.new_tat - d.t * d.per_minute - d.now_t) * 1000))::bigint AS wait
+            FROM decided d, verdict v
+            WHERE v.complete AND NOT v.admitted AND d.new_tat - d.now_t > d.t * d.per_minute
+            ORDER BY 2 DESC
+            LIMIT 1
+        )
+        SELECT v.complete, r.cell, r.wait INTO v_complete, cell, wait_ms
+        FROM verdict v LEFT JOIN refusal r ON true;
+        IF v_complete THEN
+            IF cell IS NOT NULL THEN
+                RETURN NEXT;
+            END IF;
+            RETURN;
+        END IF;
         -- In key order too, so two calls creating the same new cells cannot wait on each other.
         INSERT INTO rampart.rate_limit_cells (tenant_id, cell, tat)
         SELECT p_tenant, k, '-infinity' FROM unnest(p_cells) AS k ORDER BY k
         ON CONFLICT DO NOTHING;
     END LOOP;
-    v_now := clock_timestamp();
-    FOR i IN 1..coalesce(cardinality(v_keys), 0) LOOP
-        v_step := make_interval(secs => 60.0 / v_per_minute[i]);
-        v_new := v_new || (greatest(v_tats[i], v_now) + v_step);
-        IF v_new[i] - v_now > v_step * v_per_minute[i] THEN
-            v_wait := greatest(1, ceil(extract(epoch FROM v_new[i] - v_step * v_per_minute[i] - v_now) * 1000))::bigint;
-            IF v_wait > v_longest THEN
-                v_longest := v_wait;
-                v_refused := v_keys[i];
-            END IF;
-        END IF;
-    END LOOP;
-    IF v_refused IS NOT NULL THEN
-        cell := v_refused;
-        wait_ms := v_longest;
-        RETURN NEXT;
-        RETURN;
-    END IF;
-    UPDATE rampart.rate_limit_cells c SET tat = u.tat
-    FROM unnest(v_keys, v_new) AS u(cell, tat)
-    WHERE c.tenant_id = p_tenant AND c.cell = u.cell;
 END
 $$;
 
@@ -177,12 +177,13 @@ BEGIN
     WHERE c.tenant_id = p_tenant AND c.conversation_id = id AND c.kind = v_kind
       AND c.issuer = p_call ->> 'issuer' AND c.subject = p_call ->> 'subject'
       AND c.revoked_at IS NULL AND c.expires_at > now()
-    RETURNING c.scope INTO scope;
+    RETURNING c.scope,
+              (SELECT coalesce(array_agg(r.uri), '{}') FROM rampart.conversation_resources r
+               WHERE r.tenant_id = p_tenant AND r.conversation_id = c.conversation_id)
+    INTO scope, known;
     IF FOUND THEN
         status := 'found';
-        SELECT count(*)::integer, coalesce(array_agg(r.uri), '{}') INTO used, known
-        FROM rampart.conversation_resources r
-        WHERE r.tenant_id = p_tenant AND r.conversation_id = id;
+        used := cardinality(known);
         RETURN;
     END IF;
     IF v_kind <> 'implicit' OR EXISTS (SELECT 1 FROM rampart.conversations c
@@ -200,31 +201,6 @@ BEGIN
     END IF;
     used := 0;
     known := '{}';
-END
-$$;
-
--- Charges the call to its rate-limit cells (tenant, user, conversation, and the resource when
--- there is one), all or none; NULL when admitted, else the refusing limit and its wait.
-CREATE FUNCTION rampart.call_rate(p_tenant text, p_call jsonb, p_limits rampart.tenant_limits,
-                                  p_conversation text, p_resource text,
-                                  OUT refused text, OUT wait_ms bigint)
-LANGUAGE plpgsql
-AS $$
-DECLARE
-    v_user text := (p_call ->> 'issuer') || chr(31) || (p_call ->> 'subject');
-    v_conversation text := CASE WHEN p_call #>> '{conversation,kind}' = 'implicit' THEN p_conversation
-                                ELSE v_user || chr(31) || p_conversation END;
-    v_cells text[] := ARRAY['tenant', 'user:' || v_user, 'conversation:' || v_conversation];
-    v_limits integer[] := ARRAY[p_limits.tenant_per_minute, p_limits.user_per_minute,
-                                p_limits.conversation_per_minute];
-BEGIN
-    IF p_resource IS NOT NULL THEN
-        v_cells := v_cells || ('resource:' || p_resource);
-        v_limits := v_limits || p_limits.resource_per_minute;
-    END IF;
-    SELECT r.cell, r.wait_ms INTO refused, wait_ms FROM rampart.rate_admit(p_tenant, v_cells, v_limits) AS r;
-    refused := CASE split_part(refused, ':', 1) WHEN 'tenant' THEN 'tenant' WHEN 'user' THEN 'user'
-                    WHEN 'conversation' THEN 'conversation' WHEN 'resource' THEN 'resource' END;
 END
 $$;
 
@@ -341,6 +317,9 @@ AS $$
 DECLARE
     v_refused text;
     v_wait bigint;
+    v_user text;
+    v_cells text[];
+    v_limits integer[];
 BEGIN
     -- A handshake-era call naming a handle runs in its session too: the session must be live (and
     -- its idle timer restarts) like the handle. Without it the call ends with the session's 404.
@@ -370,7 +349,18 @@ BEGIN
         answer_detail := '{}';
         RETURN;
     END IF;
-    SELECT r.refused, r.wait_ms INTO v_refused, v_wait FROM rampart.call_rate(p_tenant, p_call, p_limits, id, p_resource) AS r;
+    -- The rate-limit cells: tenant, user, conversation, and the resource when there is one — all
+    -- charged or none.
+    v_user := (p_call ->> 'issuer') || chr(31) || (p_call ->> 'subject');
+    v_cells := ARRAY['tenant', 'user:' || v_user, 'conversation:' ||
+        CASE WHEN p_call #>> '{conversation,kind}' = 'implicit' THEN id ELSE v_user || chr(31) || id END];
+    v_limits := ARRAY[p_limits.tenant_per_minute, p_limits.user_per_minute, p_limits.conversation_per_minute];
+    IF p_resource IS NOT NULL THEN
+        v_cells := v_cells || ('resource:' || p_resource);
+        v_limits := v_limits || p_limits.resource_per_minute;
+    END IF;
+    SELECT split_part(r.cell, ':', 1), r.wait_ms INTO v_refused, v_wait
+    FROM rampart.rate_admit(p_tenant, v_cells, v_limits) AS r;
     IF v_refused IS NOT NULL THEN
         PERFORM rampart.call_audit(p_tenant, p_call, id, 'deny', 'rate', v_refused || ' limit', p_audit_resource, 0,
                                    jsonb_build_object('retry_after_ms', v_wait));
@@ -402,13 +392,76 @@ BEGIN
 END
 $$;
 
--- Charges a successful operation: its cost, or NULL with the refusing budget's name in p_refused.
+-- Charges a successful operation to the tenant's budget and its user's (issuer and subject), as
+-- rampart.charge (sql/009) decides it, in two statements: both pay or neither does — a user
+-- budget that refuses gives the tenant's debit back. Returns the cost and, when a budget cannot
+-- pay, which one ('tenant' or 'user').
 CREATE FUNCTION rampart.call_charge(p_tenant text, p_call jsonb, OUT cost bigint, OUT refused text)
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_day date := (now() AT TIME ZONE 'UTC')::date;
+    v_issuer text := p_call ->> 'issuer';
+    v_subject text := p_call ->> 'subject';
+    v_paid boolean;
 BEGIN
-    SELECT c.cost, c.refused INTO cost, refused
-    FROM rampart.charge(p_tenant, p_call ->> 'issuer', p_call ->> 'subject', p_call ->> 'operation') AS c;
+    WITH unit AS (
+        SELECT coalesce(
+            (SELECT o.units FROM rampart.operation_costs o
+             WHERE o.tenant_id = p_tenant AND o.operation = p_call ->> 'operation'),
+            (SELECT d.units FROM rampart.default_costs d WHERE d.operation = p_call ->> 'operation'), 0)::bigint AS units
+    ), cap AS (
+        SELECT coalesce((SELECT b.daily_limit FROM rampart.budgets b
+                         WHERE b.tenant_id = p_tenant AND b.subject = '' AND b.issuer = ''),
+                        9223372036854775807) AS daily_limit
+    ), paying AS (
+        INSERT INTO rampart.budget_usage AS u (tenant_id, issuer, subject, day, spent)
+        SELECT p_tenant, '', '', v_day, unit.units FROM unit, cap
+        WHERE unit.units > 0 AND unit.units <= cap.daily_limit
+        ON CONFLICT (tenant_id, issuer, subject, day) DO UPDATE SET spent = u.spent + excluded.spent
+        WHERE u.spent + excluded.spent <= (SELECT daily_limit FROM cap)
+        RETURNING 1
+    )
+    SELECT unit.units, EXISTS (SELECT 1 FROM paying) INTO cost, v_paid FROM unit;
+    IF cost <= 0 THEN
+        RETURN;
+    ELSIF NOT v_paid THEN
+        refused := 'tenant';
+        RETURN;
+    END IF;
+    WITH cap AS (
+        SELECT coalesce((SELECT b.daily_limit FROM rampart.budgets b
+                         WHERE b.tenant_id = p_tenant AND b.subject = v_subject AND b.issuer IN (v_issuer, '')
+                         ORDER BY b.issuer DESC LIMIT 1),
+                        9223372036854775807) AS daily_limit
+    ), paying AS (
+        INSERT INTO rampart.budget_usage AS u (tenant_id, issuer, subject, day, spent)
+        SELECT p_tenant, v_issuer, v_subject, v_day, cost FROM cap WHERE cost <= cap.daily_limit
+        ON CONFLICT (tenant_id, issuer, subject, day) DO UPDATE SET spent = u.spent + excluded.spent
+        WHERE u.spent + excluded.spent <= (SELECT daily_limit FROM cap)
+        RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM paying) INTO v_paid;
+    IF NOT v_paid THEN
+        -- The tenant's row is still locked by this transaction: the give-back is exact.
+        UPDATE rampart.budget_usage u SET spent = u.spent - cost
+        WHERE u.tenant_id = p_tenant AND u.issuer = '' AND u.subject = '' AND u.day = v_day;
+        refused := 'user';
+    END IF;
+END
+$$;
+
+-- Gives back a charge of this call's transaction (both of its rows are still locked by it).
+CREATE FUNCTION rampart.call_refund(p_tenant text, p_call jsonb, p_cost bigint) RETURNS void
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF p_cost > 0 THEN
+        UPDATE rampart.budget_usage u SET spent = u.spent - p_cost
+        WHERE u.tenant_id = p_tenant AND u.day = (now() AT TIME ZONE 'UTC')::date
+          AND ((u.issuer = '' AND u.subject = '')
+               OR (u.issuer = p_call ->> 'issuer' AND u.subject = p_call ->> 'subject'));
+    END IF;
 END
 $$;
 
@@ -484,8 +537,10 @@ BEGIN
                     outcome := 'budget';
                     detail := detail || rampart.call_budget_refusal(p_tenant, v_call, v_gate.id, v_charge.refused, v_uri);
                 ELSE
-                    v_admitted := rampart.call_admit(p_tenant, v_gate.id, v_limits.max_resources_per_conversation,
-                                                     v_gate.used, v_gate.known, jsonb_build_array(jsonb_build_array(v_uri)));
+                    IF NOT (v_uri = ANY (v_gate.known)) THEN  -- under the cap: checked above
+                        INSERT INTO rampart.conversation_resources (tenant_id, conversation_id, uri)
+                        VALUES (p_tenant, v_gate.id, v_uri) ON CONFLICT DO NOTHING;
+                    END IF;
                     v_hidden := rampart.hidden_count(v_document.body, v_call -> 'rules');
                     PERFORM rampart.call_audit(p_tenant, v_call, v_gate.id, 'allow', 'execute', 'read', v_uri,
                         v_charge.cost, jsonb_build_object('version', v_document.version, 'redacted', v_hidden));
@@ -719,34 +774,29 @@ BEGIN
                                        v_uri, 0, NULL);
             outcome := 'cap';
         ELSE
-            v_version := NULL;
-            BEGIN
-                IF v_expected IS NULL THEN
-                    INSERT INTO rampart.documents AS d (tenant_id, collection, id, body)
-                    VALUES (p_tenant, v_collection, v_id, v_call -> 'content')
-                    ON CONFLICT (tenant_id, collection, id)
-                    DO UPDATE SET body = excluded.body, version = d.version + 1, updated_at = now()
-                    RETURNING d.version, (d.xmax = 0) INTO v_version, v_created;
-                ELSIF v_expected = 0 THEN
-                    INSERT INTO rampart.documents (tenant_id, collection, id, body)
-                    VALUES (p_tenant, v_collection, v_id, v_call -> 'content')
-                    ON CONFLICT (tenant_id, collection, id) DO NOTHING
-                    RETURNING version, true INTO v_version, v_created;
-                ELSE
-                    UPDATE rampart.documents d SET body = v_call -> 'content', version = d.version + 1, updated_at = now()
-                    WHERE d.tenant_id = p_tenant AND d.collection = v_collection AND d.id = v_id AND d.version = v_expected
-                    RETURNING d.version, false INTO v_version, v_created;
-                END IF;
-                IF v_version IS NOT NULL THEN
-                    SELECT * INTO v_charge FROM rampart.call_charge(p_tenant, v_call);
-                    IF v_charge.refused IS NOT NULL THEN
-                        -- Nothing written: the block's subtransaction rolls the write back.
-                        RAISE EXCEPTION USING ERRCODE = 'RB001';
-                    END IF;
-                END IF;
-            EXCEPTION WHEN SQLSTATE 'RB001' THEN
-                v_version := -1;
-            END;
+            -- Charged first, so a refused budget leaves nothing to undo; a write that does not
+            -- happen (a conflict, a missing document) gives the charge back.
+            SELECT * INTO v_charge FROM rampart.call_charge(p_tenant, v_call);
+            v_version := CASE WHEN v_charge.refused IS NOT NULL THEN -1 END;
+            IF v_version IS NULL AND v_expected IS NULL THEN
+                INSERT INTO rampart.documents AS d (tenant_id, collection, id, body)
+                VALUES (p_tenant, v_collection, v_id, v_call -> 'content')
+                ON CONFLICT (tenant_id, collection, id)
+                DO UPDATE SET body = excluded.body, version = d.version + 1, updated_at = now()
+                RETURNING d.version, (d.xmax = 0) INTO v_version, v_created;
+            ELSIF v_version IS NULL AND v_expected = 0 THEN
+                INSERT INTO rampart.documents (tenant_id, collection, id, body)
+                VALUES (p_tenant, v_collection, v_id, v_call -> 'content')
+                ON CONFLICT (tenant_id, collection, id) DO NOTHING
+                RETURNING version, true INTO v_version, v_created;
+            ELSIF v_version IS NULL THEN
+                UPDATE rampart.documents d SET body = v_call -> 'content', version = d.version + 1, updated_at = now()
+                WHERE d.tenant_id = p_tenant AND d.collection = v_collection AND d.id = v_id AND d.version = v_expected
+                RETURNING d.version, false INTO v_version, v_created;
+            END IF;
+            IF v_version IS NULL THEN
+                PERFORM rampart.call_refund(p_tenant, v_call, v_charge.cost);
+            END IF;
             IF v_version = -1 THEN
                 outcome := 'budget';
                 detail := detail || rampart.call_budget_refusal(p_tenant, v_call, v_gate.id, v_charge.refused, v_uri);
@@ -763,8 +813,10 @@ BEGIN
                     detail := detail || jsonb_build_object('expected', v_expected);
                 END IF;
             ELSE
-                PERFORM rampart.call_admit(p_tenant, v_gate.id, v_limits.max_resources_per_conversation,
-                                           v_gate.used, v_gate.known, jsonb_build_array(jsonb_build_array(v_uri)));
+                IF NOT (v_uri = ANY (v_gate.known)) THEN  -- under the cap: checked above
+                    INSERT INTO rampart.conversation_resources (tenant_id, conversation_id, uri)
+                    VALUES (p_tenant, v_gate.id, v_uri) ON CONFLICT DO NOTHING;
+                END IF;
                 PERFORM rampart.call_audit(p_tenant, v_call, v_gate.id, 'allow', 'execute',
                     CASE WHEN v_created THEN 'created' ELSE 'updated' END, v_uri, v_charge.cost,
                     jsonb_build_object('version', v_version));
@@ -1149,13 +1201,13 @@ GRANT EXECUTE ON FUNCTION
     rampart.call_begin(text, jsonb), rampart.in_scope(text, text[]), rampart.scope_filter(text, text[]),
     rampart.hidden_count(jsonb, jsonb, text),
     rampart.call_conversation(text, jsonb, rampart.tenant_limits),
-    rampart.call_rate(text, jsonb, rampart.tenant_limits, text, text),
     rampart.call_open_implicit(text, jsonb, rampart.tenant_limits, text, text[]),
     rampart.call_touch(text, text, rampart.tenant_limits),
     rampart.call_admit(text, text, integer, integer, text[], jsonb),
     rampart.call_audit(text, jsonb, text, text, text, text, text, bigint, jsonb), rampart.call_event(),
     rampart.call_gate(text, jsonb, rampart.tenant_limits, text, text),
-    rampart.call_charge(text, jsonb), rampart.call_budget_refusal(text, jsonb, text, text, text),
+    rampart.call_charge(text, jsonb), rampart.call_refund(text, jsonb, bigint),
+    rampart.call_budget_refusal(text, jsonb, text, text, text),
     rampart.iso_time(timestamptz),
     rampart.call_read(text, jsonb, jsonb), rampart.call_list(text, jsonb, jsonb),
     rampart.call_search(text, jsonb, jsonb), rampart.call_write(text, jsonb, jsonb),
