@@ -46,6 +46,6 @@ enum Console {
     }
 
     static func bootstrapLogging() {
-        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label) }
     }
 }

@@ -32,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("jwt-hs256-issuers"), help: "RAMPART_JWT_HS256_ISSUERS") var jwtHS256Issuers: String?
     @Option(help: "RAMPART_JWKS_ISSUERS") var jwksIssuers: String?
     @Option(name: .customLong("db-prepared"), help: "RAMPART_DB_PREPARED (on|off)") var dbPrepared: String?
+    @Option(name: .customLong("db-pool-size"), help: "RAMPART_DB_POOL_SIZE (connections, default 8)")
+    var dbPoolSize: String?
     @Option(help: "RAMPART_JWT_ISSUER_TENANTS (ISSUER=tenant tenant;ISSUER=*)") var jwtIssuerTenants: String?
     @Option(
         name: .customLong("jwt-hs256-secret-file"),
@@ -52,6 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("RAMPART_AUDIT_LOG", auditLog), ("RAMPART_JWT_HS256_ISSUERS", jwtHS256Issuers),
             ("RAMPART_JWKS_ISSUERS", jwksIssuers), ("RAMPART_JWT_ISSUER_TENANTS", jwtIssuerTenants),
             ("RAMPART_DB_PREPARED", dbPrepared),
+            ("RAMPART_DB_POOL_SIZE", dbPoolSize),
             ("RAMPART_JWT_HS256_SECRET_FILE", jwtHS256SecretFile), ("RAMPART_DATABASE_URL_FILE", databaseUrlFile),
             ("RAMPART_ADMIN_DATABASE_URL_FILE", adminDatabaseUrlFile), ("RAMPART_METRICS_TOKEN_FILE", metricsTokenFile),
         ]

@@ -14,21 +14,21 @@ import Testing
     let stale = TenantAccess(active: true, grantedScopes: [.read])
 
     @Test func aNoticeDuringALoadKeepsTheStaleRowOut() async {
-        let state = AuthActor()
-        let before = await state.generation(of: tenant)
-        await state.forget(tenant)  // a suspension arrives while the row is being read
-        await state.remember(stale, for: tenant, readAt: before)
-        #expect(await state.tenantAccess(tenant) == nil)
-        await state.remember(stale, for: tenant, readAt: await state.generation(of: tenant))
-        #expect(await state.tenantAccess(tenant) == .some(stale))
+        let state = AuthCache()
+        let before = state.generation(of: tenant)
+        state.forget(tenant)  // a suspension arrives while the row is being read
+        state.remember(stale, for: tenant, readAt: before)
+        #expect(state.tenantAccess(tenant) == nil)
+        state.remember(stale, for: tenant, readAt: state.generation(of: tenant))
+        #expect(state.tenantAccess(tenant) == .some(stale))
     }
 
     @Test func aNoticeForEveryTenantCountsToo() async {
-        let state = AuthActor()
-        let before = await state.generation(of: tenant)
-        await state.forgetAllTenants()
-        await state.remember(stale, for: tenant, readAt: before)
-        #expect(await state.tenantAccess(tenant) == nil)
+        let state = AuthCache()
+        let before = state.generation(of: tenant)
+        state.forgetAllTenants()
+        state.remember(stale, for: tenant, readAt: before)
+        #expect(state.tenantAccess(tenant) == nil)
     }
 }
 

@@ -57,6 +57,8 @@ def last_line(text):
     ({"RAMPART_JWT_ISSUERS": ""}, "RAMPART_JWT_ISSUERS"),
     ({"RAMPART_DATABASE_URL": "mysql://x"}, "RAMPART_DATABASE_URL"),
     ({"RAMPART_ALLOWED_ORIGINS": "https://ok.example/path"}, "RAMPART_ALLOWED_ORIGINS"),
+    ({"RAMPART_DB_POOL_SIZE": "0"}, "RAMPART_DB_POOL_SIZE"),
+    ({"RAMPART_DB_POOL_SIZE": "many"}, "RAMPART_DB_POOL_SIZE"),
     ({"RAMPART_SURPRISE": "1"}, "RAMPART_SURPRISE"),
 ])
 def test_a_bad_value_stops_startup_naming_the_key(extra, key):

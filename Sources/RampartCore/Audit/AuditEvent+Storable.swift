@@ -23,8 +23,9 @@ extension AuditEvent {
         event.tool = tool.map { StorableText.clean($0, maxBytes: Limits.identifier) }
         event.resource = resource.map { StorableText.clean($0, maxBytes: Limits.resource) }
         event.reason = StorableText.clean(reason, maxBytes: Limits.reason)
+        guard !details.isEmpty else { return event }
         let details = StorableText.clean(JSONValue.object(details))
-        if details.jsonText.utf8.count > Limits.details {
+        if JSONWriter.bytes(details).count > Limits.details {
             event.details = ["truncated": true]
         } else {
             event.details = details.objectValue ?? [:]
@@ -70,7 +71,8 @@ public enum StorableText {
 
     /// Every string and key of `value` cleaned (keys and strings each capped at 1 KiB).
     public static func clean(_ value: JSONValue) -> JSONValue {
-        switch value {
+        guard needsCleaning(value) else { return value }
+        return switch value {
         case .string(let text): .string(clean(text, maxBytes: 1024))
         case .array(let elements): .array(elements.map(clean))
         case .object(let members):
@@ -81,6 +83,21 @@ public enum StorableText {
                 )
             )
         default: value
+        }
+    }
+}
+
+extension StorableText {
+    private static func needsCleaning(_ text: String) -> Bool {
+        text.utf8.count > 1024 || text.utf8.contains(0)
+    }
+
+    private static func needsCleaning(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): needsCleaning(text)
+        case .array(let elements): elements.contains(where: needsCleaning)
+        case .object(let members): members.contains { needsCleaning($0.key) || needsCleaning($0.value) }
+        default: false
         }
     }
 }

@@ -156,6 +156,14 @@ public struct JSONParser {
             guard index < bytes.count else { throw failure("unterminated string") }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
+                if scalars.isEmpty {
+                    // No escape before it (the usual case): the run is the whole string.
+                    guard let whole = String(validating: bytes[runStart..<index], as: UTF8.self) else {
+                        throw failure("invalid UTF-8")
+                    }
+                    index += 1
+                    return whole
+                }
                 try appendRun(from: runStart, to: &scalars)
                 index += 1
                 return String(scalars)

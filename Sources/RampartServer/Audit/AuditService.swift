@@ -10,6 +10,7 @@ import ServiceLifecycle
 struct AuditService: Service {
     static let interval: Duration = .milliseconds(200)
     static let sealBatch = 2000
+    static let maxBatchesPerCycle = 50
 
     let audit: AuditActor
     let log: AuditLog
@@ -23,11 +24,16 @@ struct AuditService: Service {
         await cycle()
     }
 
+    /// Flushes, then seals until the queue is shorter than a batch (so the chain keeps up with any
+    /// rate of events), a bounded number of batches per cycle.
     func cycle() async {
         await audit.flush()
         do {
-            let sealed = try await log.seal(max: Self.sealBatch, until: .now + AuditActor.writeTimeout)
-            RampartMetrics.auditSealed(sealed)
+            for _ in 0..<Self.maxBatchesPerCycle {
+                let sealed = try await log.seal(max: Self.sealBatch, until: .now + AuditActor.writeTimeout)
+                RampartMetrics.auditSealed(sealed)
+                if sealed < Self.sealBatch { break }
+            }
         } catch {
             DatabaseErrors.log(error, "audit sealing failed", level: .warning, logger: logger)
         }

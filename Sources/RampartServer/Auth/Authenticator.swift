@@ -5,11 +5,11 @@ import PostgresNIO
 import RampartCore
 import RampartStore
 
-/// Authenticates a request: the bearer token (verified outside the actor, so signature checks
+/// Authenticates a request: the bearer token (verified outside any lock, so signature checks
 /// use every core), then the tenant's status and grants.
 struct Authenticator: Sendable {
     let verifier: TokenVerifier
-    let state: AuthActor
+    let state: AuthCache
     let tenants: TenantDirectory
     let logger: Logger
 
@@ -29,30 +29,33 @@ struct Authenticator: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw AuthFailure(kind: .unauthenticated, reason: "not a bearer token", tokenPresented: false)
         }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        // A token is base64url and dots: only spaces and tabs can surround it in a valid header.
+        var token = parts[1]
+        while let first = token.first, first == " " || first == "\t" { token.removeFirst() }
+        while let last = token.last, last == " " || last == "\t" { token.removeLast() }
         let now = Int64(Date().timeIntervalSince1970)
-        let hash = SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        let hash = Hex.encode(SHA256.hash(data: Array(token.utf8)))
 
         let principal: Principal
-        if let cached = await state.principal(forTokenHash: hash, now: now) {
+        if let cached = state.principal(forTokenHash: hash, now: now) {
             principal = cached
         } else {
-            principal = try await verifier.verify(token, now: now)
-            await state.remember(principal, forTokenHash: hash, now: now)
+            principal = try await verifier.verify(String(token), now: now)
+            state.remember(principal, forTokenHash: hash, now: now)
         }
 
         let access: TenantAccess?
-        if let cached = await state.tenantAccess(principal.tenant) {
+        if let cached = state.tenantAccess(principal.tenant) {
             access = cached
         } else {
-            let generation = await state.generation(of: principal.tenant)
+            let generation = state.generation(of: principal.tenant)
             do {
                 access = try await tenants.access(of: principal.tenant, until: deadline)
             } catch {
                 DatabaseErrors.log(error, "tenant lookup failed", logger: logger)
                 throw AuthFailure(kind: .unavailable, reason: "tenant lookup failed", tokenPresented: true)
             }
-            await state.remember(access, for: principal.tenant, readAt: generation)
+            state.remember(access, for: principal.tenant, readAt: generation)
         }
         guard let access else { throw .invalid("unknown tenant") }
         guard access.active else {

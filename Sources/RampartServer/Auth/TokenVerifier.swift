@@ -114,7 +114,7 @@ struct TokenVerifier: Sendable {
         if let jti = claims["jti"]?.stringValue, !jti.isEmpty, jti.utf8.count <= 256 {
             tokenKey = "jti:" + jti
         } else {
-            tokenKey = "sha256:" + SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+            tokenKey = "sha256:" + Hex.encode(SHA256.hash(data: Array(token.utf8)))
         }
         return Principal(
             tenant: tenant,

@@ -12,7 +12,7 @@ public struct ServerConfiguration: Sendable {
             "RAMPART_AUTH_SERVERS", "RAMPART_JWT_ISSUERS", "RAMPART_JWT_HS256_SECRET", "RAMPART_JWKS_FILE",
             "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
             "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
-            "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED",
+            "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED", "RAMPART_DB_POOL_SIZE",
         ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
     )
 
@@ -36,6 +36,10 @@ public struct ServerConfiguration: Sendable {
     /// Protocol-level prepared statements (`RAMPART_DB_PREPARED`, CONTRACT.md §14): off behind a
     /// transaction-mode pooler that cannot carry them.
     public let preparedStatements: Bool
+    /// Connections to PostgreSQL per process (`RAMPART_DB_POOL_SIZE`). Every call is one
+    /// statement that holds its connection until its commit is durable, so a few connections a
+    /// database core keep the database busy; more only add contention.
+    public let poolSize: Int
 
     /// Reads the configuration from `values` (the environment merged with flags).
     public init(values raw: [String: String]) throws(RampartError) {
@@ -126,6 +130,14 @@ public struct ServerConfiguration: Sendable {
         case nil, "on": preparedStatements = true
         case "off": preparedStatements = false
         default: throw .configuration(key: "RAMPART_DB_PREPARED", "use on or off")
+        }
+        if let raw = value("RAMPART_DB_POOL_SIZE") {
+            guard let size = Int(raw), (1...256).contains(size) else {
+                throw .configuration(key: "RAMPART_DB_POOL_SIZE", "use a whole number from 1 to 256")
+            }
+            poolSize = size
+        } else {
+            poolSize = 8
         }
         issuerBindings = try IssuerBindings(
             issuers: jwtIssuers,

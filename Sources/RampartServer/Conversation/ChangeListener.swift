@@ -9,7 +9,7 @@ import ServiceLifecycle
 /// listener is down the caches fall back to a 500 ms lifetime.
 struct ChangeListener: Service {
     let databaseURL: DatabaseURL
-    let auth: AuthActor
+    let auth: AuthCache
     let sessions: SessionCache
     let logger: Logger
 
@@ -21,7 +21,7 @@ struct ChangeListener: Service {
                         at: databaseURL,
                         logger: logger,
                         listening: {
-                            await auth.setListening(true)
+                            auth.setListening(true)
                             await sessions.setListening(true)
                         },
                         change: handle
@@ -32,7 +32,7 @@ struct ChangeListener: Service {
                     DatabaseErrors.log(error, "change listener disconnected", level: .warning, logger: logger)
                 }
             }
-            await auth.setListening(false)
+            auth.setListening(false)
             await sessions.setListening(false)
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
         }
@@ -42,11 +42,11 @@ struct ChangeListener: Service {
         guard let change = try? JSONParser.parse(payload, maxDepth: 4), let tenantText = change["tenant"]?.stringValue,
             let tenant = try? TenantID(validating: tenantText)
         else {
-            await auth.forgetAllTenants()
+            auth.forgetAllTenants()
             await sessions.forgetAll()
             return
         }
-        await auth.forget(tenant)
+        auth.forget(tenant)
         await sessions.forget(tenant)
     }
 }

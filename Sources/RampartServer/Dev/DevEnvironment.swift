@@ -53,7 +53,7 @@ public struct DevEnvironment: Sendable {
             if trimmed.utf8.count >= 32 { return trimmed }
         }
         var generator = SystemRandomNumberGenerator()
-        let secret = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        let secret = Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
         try writePrivateFile(file, secret)
         return secret
     }

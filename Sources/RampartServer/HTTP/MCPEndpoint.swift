@@ -348,6 +348,11 @@ struct MCPEndpoint: Sendable {
         }
     }
 
+    private static func acceptsOnlyEventStream(_ request: Request) -> Bool {
+        let accept = request.headers[values: .accept].joined(separator: ",").lowercased()
+        return accept.contains("text/event-stream") && !accept.contains("application/json") && !accept.contains("*/*")
+    }
+
     /// Writes a reply as JSON, or as a one-event SSE stream for a client that only accepts SSE.
     private func respond(_ reply: MCPReply, _ request: Request, requestID: String? = nil) -> Response {
         var headers = HTTPFields()
@@ -364,10 +369,7 @@ struct MCPEndpoint: Sendable {
         guard let body = reply.body else {
             return Response(status: .init(code: reply.status), headers: headers)
         }
-        let accept = request.headers[values: .accept].joined(separator: ",").lowercased()
-        if reply.status == 200, accept.contains("text/event-stream"), !accept.contains("application/json"),
-            !accept.contains("*/*")
-        {
+        if reply.status == 200, Self.acceptsOnlyEventStream(request) {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache, no-transform"
             headers[HTTPField.Name("X-Accel-Buffering")!] = "no"

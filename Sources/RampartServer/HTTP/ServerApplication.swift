@@ -32,7 +32,7 @@ public enum ServerApplication {
         try await checkDatabaseWall(configuration: configuration, logger: logger)
         logger.info("database wall check passed", metadata: ["rampart.public_url": "\(configuration.publicURL)"])
         let client = PostgresClient(
-            configuration: configuration.databaseURL.clientConfiguration(maxConnections: 16),
+            configuration: configuration.databaseURL.clientConfiguration(maxConnections: configuration.poolSize),
             backgroundLogger: logger
         )
         let database = Database(client: client)
@@ -55,7 +55,7 @@ public enum ServerApplication {
 
         let jwks = JWKSKeys(file: configuration.jwksFile, url: configuration.jwksURL, logger: logger)
         try await jwks.load()
-        let authState = AuthActor()
+        let authState = AuthCache()
         let authenticator = Authenticator(
             verifier: await TokenVerifier(configuration: configuration, jwks: jwks),
             state: authState,

@@ -1,5 +1,6 @@
 import Metrics
 import RampartCore
+import Synchronization
 
 /// What `/metrics` reports (docs/audit.md lists every series). Label values are always from
 /// closed sets — methods, layers, fixed reasons — so a client cannot inflate cardinality.
@@ -11,21 +12,19 @@ enum RampartMetrics {
 
     static func request(method: String?, status: Int, duration: Duration) {
         let label = method.map { knownMethods.contains($0) ? $0 : "other" } ?? "none"
-        Counter(label: "rampart_requests_total", dimensions: [("method", label), ("status", String(status))])
-            .increment()
-        Timer(label: "rampart_request_duration_seconds", dimensions: [("method", label)])
-            .recordNanoseconds(duration.nanoseconds)
+        Handles.counter("rampart_requests_total", [("method", label), ("status", String(status))]).increment()
+        Handles.timer("rampart_request_duration_seconds", [("method", label)]).recordNanoseconds(duration.nanoseconds)
     }
 
     static func audit(_ event: AuditEvent) {
-        Counter(
-            label: "rampart_audit_events_total",
-            dimensions: [("decision", event.decision.rawValue), ("layer", event.layer.rawValue)]
+        Handles.counter(
+            "rampart_audit_events_total",
+            [("decision", event.decision.rawValue), ("layer", event.layer.rawValue)]
         ).increment()
         if event.decision == .deny {
-            Counter(
-                label: "rampart_denials_total",
-                dimensions: [("layer", event.layer.rawValue), ("reason", reasonLabel(event.reason))]
+            Handles.counter(
+                "rampart_denials_total",
+                [("layer", event.layer.rawValue), ("reason", reasonLabel(event.reason))]
             ).increment()
         }
         if event.reason == "conversation opened" || event.reason == "session opened" {
@@ -56,6 +55,34 @@ enum RampartMetrics {
             ($0.properties.isAlphabetic && $0.isASCII) || $0 == " " || $0 == "-"
         }
         return words.count <= 6 && plain ? reason.lowercased() : "other"
+    }
+}
+
+/// Metric handles made once per series and kept: making one looks it up in the registry, by
+/// label and dimensions, under the registry's lock. The per-tenant series are made as needed.
+enum Handles {
+    private static let counters = Mutex<[String: Counter]>([:])
+    private static let timers = Mutex<[String: Timer]>([:])
+    static let maxSeries = 1000
+
+    static func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = series(label, dimensions)
+        if let counter = counters.withLock({ $0[key] }) { return counter }
+        let counter = Counter(label: label, dimensions: dimensions)
+        counters.withLock { if $0.count < maxSeries { $0[key] = counter } }
+        return counter
+    }
+
+    static func timer(_ label: String, _ dimensions: [(String, String)]) -> Timer {
+        let key = series(label, dimensions)
+        if let timer = timers.withLock({ $0[key] }) { return timer }
+        let timer = Timer(label: label, dimensions: dimensions)
+        timers.withLock { if $0.count < maxSeries { $0[key] = timer } }
+        return timer
+    }
+
+    private static func series(_ label: String, _ dimensions: [(String, String)]) -> String {
+        dimensions.reduce(label) { $0 + "\u{1F}" + $1.0 + "=" + $1.1 }
     }
 }
 

@@ -29,7 +29,11 @@ BEGIN
        AND nullif(current_setting('rampart.tenant_id', true), '') IS NOT NULL THEN
         RAISE EXCEPTION 'a call inside another tenant''s transaction' USING ERRCODE = '42501';
     END IF;
+    -- Generic plans for every statement of the call: they are all key look-ups, and the planner
+    -- would otherwise plan some of them afresh on every call (an array parameter makes a generic
+    -- plan look dearer than it is), which costs more than running them.
     PERFORM set_config('rampart.tenant_id', p_tenant, true),
+            set_config('plan_cache_mode', 'force_generic_plan', true),
             CASE WHEN p_context ? 'lock_timeout_ms'
                  THEN set_config('lock_timeout', (p_context ->> 'lock_timeout_ms')::bigint::text, true) END;
     SELECT * INTO limits FROM rampart.tenant_limits l WHERE l.tenant_id = p_tenant;
