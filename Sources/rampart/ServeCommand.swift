@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("db-prepared"), help: "RAMPART_DB_PREPARED (on|off)") var dbPrepared: String?
     @Option(name: .customLong("db-pool-size"), help: "RAMPART_DB_POOL_SIZE (connections, default 8)")
     var dbPoolSize: String?
+    @Option(name: .customLong("call-batch-max"), help: "RAMPART_CALL_BATCH_MAX (calls per transaction, default 32)")
+    var callBatchMax: String?
     @Option(help: "RAMPART_JWT_ISSUER_TENANTS (ISSUER=tenant tenant;ISSUER=*)") var jwtIssuerTenants: String?
     @Option(
         name: .customLong("jwt-hs256-secret-file"),
@@ -54,7 +56,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("RAMPART_AUDIT_LOG", auditLog), ("RAMPART_JWT_HS256_ISSUERS", jwtHS256Issuers),
             ("RAMPART_JWKS_ISSUERS", jwksIssuers), ("RAMPART_JWT_ISSUER_TENANTS", jwtIssuerTenants),
             ("RAMPART_DB_PREPARED", dbPrepared),
-            ("RAMPART_DB_POOL_SIZE", dbPoolSize),
+            ("RAMPART_DB_POOL_SIZE", dbPoolSize), ("RAMPART_CALL_BATCH_MAX", callBatchMax),
             ("RAMPART_JWT_HS256_SECRET_FILE", jwtHS256SecretFile), ("RAMPART_DATABASE_URL_FILE", databaseUrlFile),
             ("RAMPART_ADMIN_DATABASE_URL_FILE", adminDatabaseUrlFile), ("RAMPART_METRICS_TOKEN_FILE", metricsTokenFile),
         ]

@@ -22,8 +22,8 @@ import Testing
     ) async throws -> (A, B) {
         try await TestDatabase.asApp { one in
             try await TestDatabase.asApp { two in
-                try await one.query("BEGIN", logger: TestDatabase.logger).collect()
-                try await one.query(
+                _ = try await one.query("BEGIN", logger: TestDatabase.logger).collect()
+                _ = try await one.query(
                     "SELECT set_config('rampart.tenant_id', \(tenant.rawValue), true)",
                     logger: TestDatabase.logger
                 )
@@ -36,7 +36,8 @@ import Testing
                 }
                 try await Task.sleep(for: .milliseconds(300))
                 #expect(finished.load(ordering: .sequentiallyConsistent) == !expectWait)
-                try await one.query(ending == .commit ? "COMMIT" : "ROLLBACK", logger: TestDatabase.logger).collect()
+                _ = try await one.query(ending == .commit ? "COMMIT" : "ROLLBACK", logger: TestDatabase.logger)
+                    .collect()
                 return (firstResult, try await secondTask.value)
             }
         }

@@ -12,7 +12,7 @@ public struct ServerConfiguration: Sendable {
             "RAMPART_AUTH_SERVERS", "RAMPART_JWT_ISSUERS", "RAMPART_JWT_HS256_SECRET", "RAMPART_JWKS_FILE",
             "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
             "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
-            "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED", "RAMPART_DB_POOL_SIZE",
+            "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED", "RAMPART_DB_POOL_SIZE", "RAMPART_CALL_BATCH_MAX",
         ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
     )
 
@@ -40,6 +40,9 @@ public struct ServerConfiguration: Sendable {
     /// statement that holds its connection until its commit is durable, so a few connections a
     /// database core keep the database busy; more only add contention.
     public let poolSize: Int
+    /// Calls of one tenant and operation run together in one transaction at most
+    /// (`RAMPART_CALL_BATCH_MAX`, docs/limits.md "A busy tenant"); 1 turns coalescing off.
+    public let callBatchMax: Int
 
     /// Reads the configuration from `values` (the environment merged with flags).
     public init(values raw: [String: String]) throws(RampartError) {
@@ -131,14 +134,15 @@ public struct ServerConfiguration: Sendable {
         case "off": preparedStatements = false
         default: throw .configuration(key: "RAMPART_DB_PREPARED", "use on or off")
         }
-        if let raw = value("RAMPART_DB_POOL_SIZE") {
-            guard let size = Int(raw), (1...256).contains(size) else {
-                throw .configuration(key: "RAMPART_DB_POOL_SIZE", "use a whole number from 1 to 256")
+        func wholeNumber(_ key: String, default fallback: Int) throws(RampartError) -> Int {
+            guard let raw = value(key) else { return fallback }
+            guard let number = Int(raw), (1...256).contains(number) else {
+                throw .configuration(key: key, "use a whole number from 1 to 256")
             }
-            poolSize = size
-        } else {
-            poolSize = 8
+            return number
         }
+        poolSize = try wholeNumber("RAMPART_DB_POOL_SIZE", default: 8)
+        callBatchMax = try wholeNumber("RAMPART_CALL_BATCH_MAX", default: 32)
         issuerBindings = try IssuerBindings(
             issuers: jwtIssuers,
             hasHS256: hs256Secret != nil,

@@ -5,7 +5,7 @@ import RampartStore
 /// `list_resources` and `resources/list`: one page of the documents in the conversation's scope,
 /// in (collection, id) order, with a cursor bound to the tenant and the listing.
 struct ListTool: Sendable {
-    let calls: CallStore
+    let calls: CoalescedCalls
 
     func run(
         collection: CollectionName?,
@@ -26,7 +26,7 @@ struct ListTool: Sendable {
             after: after.map { ($0.afterCollection, $0.afterID) },
             limit: limit
         )
-        let answer = try await calls.list([call], tenant: tenant, until: route.deadline)[0]
+        let answer = try await calls.list(call, tenant: tenant, until: route.deadline)
         switch try route.settle(answer, in: identity.conversation) {
         case .failure(let refusal):
             return refusal.outcome

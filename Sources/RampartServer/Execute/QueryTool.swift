@@ -6,7 +6,7 @@ import RampartStore
 /// scope. Hidden fields cannot be queried; rows show contents as the caller may see them; every
 /// row counts its documents against the conversation's cap.
 struct QueryTool: Sendable {
-    let calls: CallStore
+    let calls: CoalescedCalls
 
     func run(_ query: DocumentQuery, handle: String?, route: CallRoute) async throws -> ToolOutcome {
         let redactor = route.redactor(query.collection.rawValue)
@@ -27,14 +27,19 @@ struct QueryTool: Sendable {
         }
         let tenant = route.principal.tenant
         if route.tenant.piiDetection,
-            let preview = try await calls.query([call(identity)], tenant: tenant, until: route.deadline, preview: true)
-                .first, preview.outcome == .ok
+            let preview = try await calls.store.query(
+                [call(identity)],
+                tenant: tenant,
+                until: route.deadline,
+                preview: true
+            )
+            .first, preview.outcome == .ok
         {
             if let counts = Detection.scan(try rows(preview.payload, redactor: redactor)).counts {
                 identity.details["detected"] = counts
             }
         }
-        let answer = try await calls.query([call(identity)], tenant: tenant, until: route.deadline)[0]
+        let answer = try await calls.query(call(identity), tenant: tenant, until: route.deadline)
         switch try route.settle(answer, in: identity.conversation) {
         case .failure(let refusal):
             return refusal.outcome

@@ -6,7 +6,7 @@ import RampartStore
 /// (two when the tenant has detection on: its counts must be in the call's own audit event, so
 /// the answer is previewed first).
 struct ReadTool: Sendable {
-    let calls: CallStore
+    let calls: CoalescedCalls
 
     func run(_ uri: ResourceURI, handle: String?, tool: String?, route: CallRoute) async throws -> ToolOutcome {
         let redactor = route.redactor(uri.collection.rawValue)
@@ -15,7 +15,7 @@ struct ReadTool: Sendable {
             CallStore.Read(identity: identity, uri: uri, rules: redactor.isEmpty ? nil : redactor.sqlRules)
         }
         if route.tenant.piiDetection,
-            let preview = try await calls.previewRead(
+            let preview = try await calls.store.previewRead(
                 [call(identity)],
                 tenant: route.principal.tenant,
                 until: route.deadline
@@ -25,7 +25,7 @@ struct ReadTool: Sendable {
             let shown = try Self.result(preview.detail, payload, uri: uri, redactor: redactor)
             if let counts = Detection.scan(shown).counts { identity.details["detected"] = counts }
         }
-        let answer = try await calls.read([call(identity)], tenant: route.principal.tenant, until: route.deadline)[0]
+        let answer = try await calls.read(call(identity), tenant: route.principal.tenant, until: route.deadline)
         switch try route.settle(answer, in: identity.conversation) {
         case .failure(let refusal):
             return refusal.outcome

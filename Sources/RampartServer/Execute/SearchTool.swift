@@ -7,7 +7,7 @@ import RampartStore
 /// (no search oracle for hidden values) and snippets are rebuilt from the redacted document;
 /// detection runs on a snippet's text before any marker goes in.
 struct SearchTool: Sendable {
-    let calls: CallStore
+    let calls: CoalescedCalls
 
     func run(
         _ text: String,
@@ -39,13 +39,18 @@ struct SearchTool: Sendable {
         }
         let tenant = route.principal.tenant
         if route.tenant.piiDetection,
-            let preview = try await calls.search([call(identity)], tenant: tenant, until: route.deadline, preview: true)
-                .first, preview.outcome == .ok
+            let preview = try await calls.store.search(
+                [call(identity)],
+                tenant: tenant,
+                until: route.deadline,
+                preview: true
+            )
+            .first, preview.outcome == .ok
         {
             let (_, counts) = try hits(preview.payload, text: text, rebuild: true, route: route)
             if let counts { identity.details["detected"] = counts }
         }
-        let answer = try await calls.search([call(identity)], tenant: tenant, until: route.deadline)[0]
+        let answer = try await calls.search(call(identity), tenant: tenant, until: route.deadline)
         switch try route.settle(answer, in: identity.conversation) {
         case .failure(let refusal):
             return refusal.outcome

@@ -9,7 +9,7 @@ import RampartStore
 struct WriteTool: Sendable {
     static let attempts = 3
 
-    let calls: CallStore
+    let calls: CoalescedCalls
 
     func run(
         _ uri: ResourceURI,
@@ -29,7 +29,7 @@ struct WriteTool: Sendable {
             var body = content
             var expected: Int64?
             if !hiding.isEmpty {
-                let stored = try await calls.peek(
+                let stored = try await calls.store.peek(
                     CallStore.Read(identity: identity, uri: uri, rules: nil),
                     tenant: tenant,
                     until: route.deadline
@@ -56,7 +56,7 @@ struct WriteTool: Sendable {
                 ifVersion: ifVersion,
                 expectVersion: expected
             )
-            let answer = try await calls.write([call], tenant: tenant, until: route.deadline)[0]
+            let answer = try await calls.write(call, tenant: tenant, until: route.deadline)
             // The document changed between the read and the write: merge again from the new one.
             if answer.outcome == .conflict, expected != nil, attempt < Self.attempts { continue }
             switch try route.settle(answer, in: identity.conversation) {

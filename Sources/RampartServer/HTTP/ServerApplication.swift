@@ -79,7 +79,7 @@ public enum ServerApplication {
             configuration: configuration,
             authenticator: authenticator,
             services: MCPServices(
-                calls: calls,
+                calls: CoalescedCalls(store: calls, maxBatch: configuration.callBatchMax),
                 conversations: conversations,
                 audit: audit,
                 sessions: sessions,

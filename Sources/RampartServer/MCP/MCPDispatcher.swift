@@ -6,7 +6,7 @@ import RampartStore
 /// What answering requests needs beyond the request itself: the stores, the audit trail, the
 /// caches shared by every request of the process.
 struct MCPServices: Sendable {
-    let calls: CallStore
+    let calls: CoalescedCalls
     let conversations: ConversationStore
     let audit: AuditActor
     let sessions: SessionCache

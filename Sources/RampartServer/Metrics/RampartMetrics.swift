@@ -32,6 +32,13 @@ enum RampartMetrics {
         }
     }
 
+    /// One transaction of coalesced calls (`CallCoalescer`): the mean batch size is the ratio of
+    /// the two counters, per operation.
+    static func callBatch(operation: String, size: Int) {
+        Handles.counter("rampart_call_batches_total", [("operation", operation)]).increment()
+        Handles.counter("rampart_call_batched_calls_total", [("operation", operation)]).increment(by: size)
+    }
+
     static func auditDropped() {
         Counter(label: "rampart_audit_dropped_total").increment()
     }
