@@ -121,6 +121,21 @@ public struct ConversationStore: Sendable {
         return try rows.first.flatMap { Int(try $0.decode(String.self)) } ?? 0
     }
 
+    /// Deletes rate-limit cells whose arrival time has passed (they decide as missing cells do),
+    /// at most `max`: how many.
+    public func sweepRateCells(max: Int, until deadline: ContinuousClock.Instant) async throws -> Int {
+        let (statements, logger) = (statements, logger)
+        let rows = try await database.withConnection(until: deadline) { connection in
+            try await statements.run(
+                "SELECT rampart.sweep_rate_cells($1::text::integer)::text",
+                binds: [String(max)],
+                on: connection,
+                logger: logger
+            )
+        }
+        return try rows.first.flatMap { Int(try $0.decode(String.self)) } ?? 0
+    }
+
     private func flag(
         _ sql: String,
         _ identity: CallIdentity,

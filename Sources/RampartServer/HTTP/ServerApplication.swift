@@ -102,7 +102,7 @@ public enum ServerApplication {
                     sessions: sessions,
                     logger: logger
                 ),
-                ConversationSweeper(conversations: conversations, logger: logger), JWKSRefresher(keys: jwks),
+                StateSweeper(conversations: conversations, logger: logger), JWKSRefresher(keys: jwks),
                 metricsApplication(configuration: configuration, registry: registry, logger: logger),
             ],
             logger: logger
