@@ -28,6 +28,7 @@ public struct ServerConfiguration: Sendable {
     public let jwksURL: String?
     public let tenantClaim: String
     public let allowedOrigins: [String]
+    public let allowedHosts: HostAllowlist
     public let metricsListen: HostPort
     /// When set, `/metrics` answers only requests bearing it (`Authorization: Bearer …`).
     public let metricsToken: String?
@@ -73,6 +74,7 @@ public struct ServerConfiguration: Sendable {
             throw .configuration(key: "RAMPART_PUBLIC_URL", "expected an http:// or https:// URL with a host")
         }
         self.publicURL = publicURL
+        allowedHosts = HostAllowlist(listen: listen, publicURL: publicURL)
 
         jwtIssuers = Self.list(value("RAMPART_JWT_ISSUERS"))
         guard !jwtIssuers.isEmpty else {

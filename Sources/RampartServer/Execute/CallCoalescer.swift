@@ -77,10 +77,15 @@ actor CallCoalescer<Call: Sendable> {
                 follower.turn.resume(returning: .answered(.success(answer)))
             }
             return answers[0]
-        case .failure(let error) where !followers.isEmpty && Self.rolledBackByTheStatement(error):
-            // One call's error failed the whole batch and nothing committed: each call runs again
-            // alone, so it fails alone.
-            for follower in followers { follower.turn.resume(returning: .alone) }
+        case .failure(let error) where Self.rolledBack(error):
+            // Nothing of the batch committed. Each call with time left runs again on its own, so
+            // it fails alone for its own reason, and never before its own deadline because an
+            // earlier call's deadline stopped the batch.
+            for follower in followers {
+                let alone = ContinuousClock.now < follower.deadline
+                follower.turn.resume(returning: alone ? .alone : .answered(.failure(error)))
+            }
+            guard !followers.isEmpty, ContinuousClock.now < deadline else { throw error }
             return try await run([call], tenant, deadline)[0]
         case .failure(let error):
             for follower in followers { follower.turn.resume(returning: .answered(.failure(error))) }
@@ -100,11 +105,11 @@ actor CallCoalescer<Call: Sendable> {
         batch[batch.startIndex].turn.resume(returning: .lead(Array(batch.dropFirst())))
     }
 
-    /// The database raised an error in the statement itself (so its transaction rolled back), not
-    /// a lost connection, a deadline, or a shutdown, after which running again would not help.
-    static func rolledBackByTheStatement(_ error: any Error) -> Bool {
+    /// The database reported the error for the statement itself, so its transaction rolled back
+    /// (a lock or statement timeout included) — unlike a lost connection, after which nobody knows
+    /// whether the batch committed and no call of it may run again.
+    static func rolledBack(_ error: any Error) -> Bool {
         guard let state = DatabaseErrors.sqlState(error) else { return false }
-        let unavailable = ["08", "53", "57"].contains(String(state.prefix(2))) || state == "55P03"
-        return !unavailable
+        return !state.hasPrefix("08")
     }
 }

@@ -58,8 +58,8 @@ struct MCPEndpoint: Sendable {
         var logger = context.logger
         logger[metadataKey: "rampart.request_id"] = .string(audit.requestID)
 
-        if let refusal = originRefusal(request) {
-            return await refuse(refusal, audit.deny(.sanitize, "origin not allowed"))
+        if let (refusal, reason) = originRefusal(request) {
+            return await refuse(refusal, audit.deny(.sanitize, reason))
         }
         let era = ProtocolEra(header: request.headers[values: .mcpProtocolVersion].first)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
@@ -239,8 +239,8 @@ struct MCPEndpoint: Sendable {
         deadline: ContinuousClock.Instant
     ) async -> Response {
         audit.method = request.method == .delete ? "DELETE" : request.method.rawValue
-        if let refusal = originRefusal(request) {
-            return await refuse(refusal, audit.deny(.sanitize, "origin not allowed"))
+        if let (refusal, reason) = originRefusal(request) {
+            return await refuse(refusal, audit.deny(.sanitize, reason))
         }
         let era = ProtocolEra(header: request.headers[values: .mcpProtocolVersion].first)
         let isHandshake = if case .handshake = era { true } else { false }
@@ -317,12 +317,17 @@ struct MCPEndpoint: Sendable {
         )
     }
 
-    private func originRefusal(_ request: Request) -> Response? {
-        guard let origin = request.headers[.origin], !configuration.allowedOrigins.contains(origin) else { return nil }
-        return Response.json(
-            status: .forbidden,
-            JSONRPCError(.invalidRequest, "Forbidden: origin not allowed").body()
-        )
+    /// A foreign Origin, or on a loopback listener a foreign Host (DNS rebinding): 403.
+    private func originRefusal(_ request: Request) -> (Response, reason: String)? {
+        let reason: String
+        if !configuration.allowedHosts.allows(request.head.authority) {
+            reason = "host not allowed"
+        } else if let origin = request.headers[.origin], !configuration.allowedOrigins.contains(origin) {
+            reason = "origin not allowed"
+        } else {
+            return nil
+        }
+        return (Response.json(status: .forbidden, JSONRPCError(.invalidRequest, "Forbidden: \(reason)").body()), reason)
     }
 
     private func tooLarge() -> Response {
