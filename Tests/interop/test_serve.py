@@ -60,6 +60,7 @@ def last_line(text):
     ({"RAMPART_DB_POOL_SIZE": "0"}, "RAMPART_DB_POOL_SIZE"),
     ({"RAMPART_DB_POOL_SIZE": "many"}, "RAMPART_DB_POOL_SIZE"),
     ({"RAMPART_CALL_BATCH_MAX": "0"}, "RAMPART_CALL_BATCH_MAX"),
+    ({"RAMPART_HTTP_IDLE_TIMEOUT": "0"}, "RAMPART_HTTP_IDLE_TIMEOUT"),
     ({"RAMPART_SURPRISE": "1"}, "RAMPART_SURPRISE"),
 ])
 def test_a_bad_value_stops_startup_naming_the_key(extra, key):

@@ -13,6 +13,7 @@ public struct ServerConfiguration: Sendable {
             "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
             "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
             "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED", "RAMPART_DB_POOL_SIZE", "RAMPART_CALL_BATCH_MAX",
+            "RAMPART_HTTP_IDLE_TIMEOUT",
         ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
     )
 
@@ -44,6 +45,9 @@ public struct ServerConfiguration: Sendable {
     /// Calls of one tenant and operation run together in one transaction at most
     /// (`RAMPART_CALL_BATCH_MAX`, docs/limits.md "A busy tenant"); 1 turns coalescing off.
     public let callBatchMax: Int
+    /// Seconds a client connection may sit without a request (a half-sent header included)
+    /// before it is closed (`RAMPART_HTTP_IDLE_TIMEOUT`).
+    public let httpIdleTimeout: Int
 
     /// Reads the configuration from `values` (the environment merged with flags).
     public init(values raw: [String: String]) throws(RampartError) {
@@ -136,15 +140,16 @@ public struct ServerConfiguration: Sendable {
         case "off": preparedStatements = false
         default: throw .configuration(key: "RAMPART_DB_PREPARED", "use on or off")
         }
-        func wholeNumber(_ key: String, default fallback: Int) throws(RampartError) -> Int {
+        func wholeNumber(_ key: String, _ range: ClosedRange<Int>, default fallback: Int) throws(RampartError) -> Int {
             guard let raw = value(key) else { return fallback }
-            guard let number = Int(raw), (1...256).contains(number) else {
-                throw .configuration(key: key, "use a whole number from 1 to 256")
+            guard let number = Int(raw), range.contains(number) else {
+                throw .configuration(key: key, "use a whole number from \(range.lowerBound) to \(range.upperBound)")
             }
             return number
         }
-        poolSize = try wholeNumber("RAMPART_DB_POOL_SIZE", default: 8)
-        callBatchMax = try wholeNumber("RAMPART_CALL_BATCH_MAX", default: 32)
+        poolSize = try wholeNumber("RAMPART_DB_POOL_SIZE", 1...256, default: 8)
+        callBatchMax = try wholeNumber("RAMPART_CALL_BATCH_MAX", 1...256, default: 32)
+        httpIdleTimeout = try wholeNumber("RAMPART_HTTP_IDLE_TIMEOUT", 1...3600, default: 60)
         issuerBindings = try IssuerBindings(
             issuers: jwtIssuers,
             hasHS256: hs256Secret != nil,

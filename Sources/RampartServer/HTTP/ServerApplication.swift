@@ -91,6 +91,7 @@ public enum ServerApplication {
 
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.httpIdleTimeout)))),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
             // Graceful shutdown runs in reverse: the HTTP server stops taking requests first, then
             // the audit service flushes and seals what is left, then the pool closes.
