@@ -38,6 +38,10 @@ struct ServeCommand: AsyncParsableCommand {
     var callBatchMax: String?
     @Option(name: .customLong("http-idle-timeout"), help: "RAMPART_HTTP_IDLE_TIMEOUT (seconds, default 60)")
     var httpIdleTimeout: String?
+    @Option(
+        name: .customLong("http-max-connections"),
+        help: "RAMPART_HTTP_MAX_CONNECTIONS (open client connections, default 4096)"
+    ) var httpMaxConnections: String?
     @Option(help: "RAMPART_JWT_ISSUER_TENANTS (ISSUER=tenant tenant;ISSUER=*)") var jwtIssuerTenants: String?
     @Option(
         name: .customLong("jwt-hs256-secret-file"),
@@ -59,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("RAMPART_JWKS_ISSUERS", jwksIssuers), ("RAMPART_JWT_ISSUER_TENANTS", jwtIssuerTenants),
             ("RAMPART_DB_PREPARED", dbPrepared),
             ("RAMPART_DB_POOL_SIZE", dbPoolSize), ("RAMPART_CALL_BATCH_MAX", callBatchMax),
-            ("RAMPART_HTTP_IDLE_TIMEOUT", httpIdleTimeout),
+            ("RAMPART_HTTP_IDLE_TIMEOUT", httpIdleTimeout), ("RAMPART_HTTP_MAX_CONNECTIONS", httpMaxConnections),
             ("RAMPART_JWT_HS256_SECRET_FILE", jwtHS256SecretFile), ("RAMPART_DATABASE_URL_FILE", databaseUrlFile),
             ("RAMPART_ADMIN_DATABASE_URL_FILE", adminDatabaseUrlFile), ("RAMPART_METRICS_TOKEN_FILE", metricsTokenFile),
         ]

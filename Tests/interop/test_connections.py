@@ -6,6 +6,8 @@ import socket
 import threading
 import time
 
+import httpx
+
 from rampart_server import RampartServer, tool_call
 
 IDLE = 1000
@@ -73,4 +75,39 @@ def test_idle_and_half_sent_connections_are_closed_at_the_idle_timeout(keys):
             assert connection.recv(4096) == b""  # closed by the server, nothing answered
         assert 1.5 < time.monotonic() - started < 6
     finally:
+        own.stop()
+
+
+def test_connections_over_the_cap_are_closed_on_accept_and_the_cap_frees_up(keys, tenants):
+    own = RampartServer(keys, extra_env={"RAMPART_HTTP_MAX_CONNECTIONS": "40"})
+    held = []
+    try:
+        # /readyz polling during start-up closed its connections: the cap starts empty.
+        for _ in range(40):
+            held.append(socket.create_connection(("127.0.0.1", own.port), timeout=10))
+        time.sleep(0.5)
+        refused = [socket.create_connection(("127.0.0.1", own.port), timeout=10) for _ in range(5)]
+        for connection in refused:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            try:
+                assert connection.recv(4096) == b""  # closed, nothing read or answered
+            except ConnectionResetError:
+                pass
+            connection.close()
+        # The held ones are still served.
+        held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert held[0].recv(4096).startswith(b"HTTP/1.1 200")
+        metrics = httpx.get(f"http://{own.metrics_listen}/metrics").text
+        assert "rampart_http_connections_refused_total 5" in metrics, metrics[-2000:]
+        assert "rampart_http_connections_open 40" in metrics
+        for connection in held:
+            connection.close()
+        held = []
+        time.sleep(0.5)
+        response = own.post(tool_call("read_resource", {"uri": f"tenant://{tenants[0]}/sales/q1"}),
+                            token=own.token(tenants[0]))
+        assert response.status_code == 200 and "Q1" in response.text
+    finally:
+        for connection in held:
+            connection.close()
         own.stop()

@@ -13,7 +13,7 @@ public struct ServerConfiguration: Sendable {
             "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
             "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
             "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED", "RAMPART_DB_POOL_SIZE", "RAMPART_CALL_BATCH_MAX",
-            "RAMPART_HTTP_IDLE_TIMEOUT",
+            "RAMPART_HTTP_IDLE_TIMEOUT", "RAMPART_HTTP_MAX_CONNECTIONS",
         ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
     )
 
@@ -48,6 +48,9 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a client connection may sit without a request (a half-sent header included)
     /// before it is closed (`RAMPART_HTTP_IDLE_TIMEOUT`).
     public let httpIdleTimeout: Int
+    /// Client connections the MCP listener holds open at once; more are closed on accept
+    /// (`RAMPART_HTTP_MAX_CONNECTIONS`).
+    public let httpMaxConnections: Int
 
     /// Reads the configuration from `values` (the environment merged with flags).
     public init(values raw: [String: String]) throws(RampartError) {
@@ -150,6 +153,7 @@ public struct ServerConfiguration: Sendable {
         poolSize = try wholeNumber("RAMPART_DB_POOL_SIZE", 1...256, default: 8)
         callBatchMax = try wholeNumber("RAMPART_CALL_BATCH_MAX", 1...256, default: 32)
         httpIdleTimeout = try wholeNumber("RAMPART_HTTP_IDLE_TIMEOUT", 1...3600, default: 60)
+        httpMaxConnections = try wholeNumber("RAMPART_HTTP_MAX_CONNECTIONS", 1...1_000_000, default: 4096)
         issuerBindings = try IssuerBindings(
             issuers: jwtIssuers,
             hasHS256: hs256Secret != nil,

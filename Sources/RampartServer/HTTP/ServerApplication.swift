@@ -14,6 +14,9 @@ public enum ServerApplication {
     static let startupDatabaseTimeout: Duration = .seconds(15)
     /// `/readyz` answers within 2 s whatever the database does (CONTRACT.md §13).
     static let readinessDeadline: Duration = .milliseconds(1500)
+    /// How long a connection may hold a graceful shutdown: past every request's deadline and
+    /// grace, so no answer is cut, and short enough to exit within 10 s.
+    static let drainLimit: TimeAmount = .milliseconds(8750)
 
     /// `registry` is the Prometheus registry `MetricsSystem` was bootstrapped with; `/metrics` on
     /// the metrics listener serves it.
@@ -89,9 +92,15 @@ public enum ServerApplication {
         )
         .register(on: router)
 
+        let cap = ConnectionCap(limit: configuration.httpMaxConnections)
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.httpIdleTimeout)))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [cap.handler(), ShutdownDrainHandler(limit: drainLimit)],
+                    idleTimeout: .seconds(Int64(configuration.httpIdleTimeout))
+                )
+            ),
             configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
             // Graceful shutdown runs in reverse: the HTTP server stops taking requests first, then
             // the audit service flushes and seals what is left, then the pool closes.
