@@ -2,9 +2,11 @@
 caps and lifetimes hold, revocation reaches another process at once, and a conversation of
 one principal answers another exactly like an unknown one."""
 import base64
+import copy
 import json
 import os
 import subprocess
+import threading
 import time
 
 import httpx
@@ -173,6 +175,68 @@ def test_revocation_reaches_another_process_within_a_second(server, keys, tenant
             assert response.status_code == 404
         listed = json.loads(run("admin", "conversation", "list", a, "--json").stdout)
         assert {c["conversation"]: c["status"] for c in listed}[handle] == "revoked"
+    finally:
+        second.stop()
+
+
+REVOCATION_ROUNDS = int(os.environ.get("RAMPART_REVOCATION_ROUNDS", "4"))
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("round_number", range(REVOCATION_ROUNDS))
+def test_revocation_under_concurrent_use_of_another_process(server, keys, tenants, era, round_number):
+    """The intermittent case (issue 15): while 8 callers keep using a conversation through a second
+    process — data calls and, in the handshake era, the cached session path (tools/list) — a
+    revocation from the CLI; no request sent more than 1 s after the CLI returned may succeed."""
+    a, _ = tenants
+    second = RampartServer(keys, extra_env={"RAMPART_PUBLIC_URL": server.url})
+    try:
+        token = server.token(a)
+        opener = Caller(second, token, era)
+        handle = (Caller(server, token, era).call("open_conversation", {})["structuredContent"]["conversation"]
+                  if opener.modern else opener.session)
+        stop = threading.Event()
+        late = []
+        revoked_at = []
+
+        honoured_before = []
+        refused_after = []
+
+        def use(index):
+            caller = copy.copy(opener)  # the same session, no new handshake
+            number = 0
+            while not stop.is_set():
+                number += 1
+                sent = time.monotonic()
+                if not caller.modern and number % 2:
+                    response = caller.method("tools/list")
+                    honoured = response.status_code == 200 and "tools" in response.text
+                else:
+                    arguments = {"uri": f"tenant://{a}/sales/q{number % 3 + 1}"}
+                    if caller.modern:
+                        arguments["conversation"] = handle
+                    response = caller.post(tool_call("read_resource", arguments, modern=caller.modern))
+                    honoured = response.status_code == 200 and '"isError":false' in response.text.replace(" ", "")
+                if honoured and revoked_at and sent > revoked_at[0] + 1.0:
+                    late.append((index, number, round(sent - revoked_at[0], 3)))
+                elif honoured and not revoked_at:
+                    honoured_before.append(index)
+                elif not honoured and revoked_at and sent > revoked_at[0] + 1.0:
+                    refused_after.append(index)
+
+        threads = [threading.Thread(target=use, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.7 + 0.1 * round_number)
+        revoked = run("admin", "conversation", "revoke", handle)
+        revoked_at.append(time.monotonic())
+        assert revoked.returncode == 0, revoked.stderr
+        time.sleep(2.5)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not late, late[:5]
+        assert set(honoured_before) == set(refused_after) == set(range(8)), (honoured_before[:3], refused_after[:3])
     finally:
         second.stop()
 

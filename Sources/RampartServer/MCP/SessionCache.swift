@@ -22,9 +22,12 @@ actor SessionCache {
 
     private var live: [Key: ContinuousClock.Instant] = [:]
     private var listening = false
+    /// Moves on every forget: a confirmation read before a change arrived must not be remembered
+    /// after it (the change would be lost for a whole lifetime).
+    private(set) var generation: UInt64 = 0
 
     func setListening(_ isListening: Bool) {
-        if isListening != listening { live.removeAll() }
+        if isListening != listening { forgetAll() }
         listening = isListening
     }
 
@@ -37,15 +40,21 @@ actor SessionCache {
         return true
     }
 
-    func remember(_ key: Key) {
+    /// `readAt`: the generation before the database confirmed the session.
+    func remember(_ key: Key, readAt: UInt64) {
+        guard readAt == generation else { return }
         if live.count >= Self.maxEntries { live = live.filter { ContinuousClock.now < $0.value } }
         if live.count >= Self.maxEntries { live.removeAll(keepingCapacity: true) }
         live[key] = .now + (listening ? Self.lifetimeListening : Self.lifetimeUnlistened)
     }
 
     func forget(_ tenant: TenantID) {
+        generation &+= 1
         live = live.filter { $0.key.tenant != tenant }
     }
 
-    func forgetAll() { live.removeAll() }
+    func forgetAll() {
+        generation &+= 1
+        live.removeAll()
+    }
 }

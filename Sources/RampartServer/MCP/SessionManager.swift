@@ -39,6 +39,7 @@ struct SessionManager: Sendable {
         let version =
             ProtocolEra.handshakeVersions.contains(requested) ? requested : ProtocolEra.latestHandshakeVersion
         let id = RandomHandle.make()
+        let generation = await cache.generation
         do {
             let (outcome, detail) = try await conversations.open(
                 ConversationStore.Opening(
@@ -60,7 +61,7 @@ struct SessionManager: Sendable {
                     retryAfterMs: detail["retry_after_ms"]?.intValue ?? 1000
                 ).reply(id: request.id)
             }
-            await cache.remember(key(id))
+            await cache.remember(key(id), readAt: generation)
             let result: JSONValue = [
                 "protocolVersion": .string(version),
                 "capabilities": ServerCapabilities.json,
@@ -81,6 +82,7 @@ struct SessionManager: Sendable {
     func resume(_ id: String, requestID: JSONRPCID?) async -> MCPReply? {
         guard ConversationHandle.isWellFormed(id) else { return await notFound(requestID, audited: false) }
         if await cache.isLive(key(id)) { return nil }
+        let generation = await cache.generation
         do {
             guard
                 try await conversations.resume(
@@ -89,7 +91,7 @@ struct SessionManager: Sendable {
                     until: route.deadline
                 )
             else { return await notFound(requestID, audited: true) }
-            await cache.remember(key(id))
+            await cache.remember(key(id), readAt: generation)
             return nil
         } catch {
             return await failure(error, id: requestID)
