@@ -48,27 +48,3 @@ public struct AuditLog: Sendable {
         }
     }
 }
-
-/// The `rampart_changes` notifications (admin changes, revocations, ended sessions) on a
-/// connection of its own.
-public enum ChangeFeed {
-    public static let channel = "rampart_changes"
-
-    /// Listens until the task is cancelled or the connection is lost (then it throws);
-    /// `listening` runs once the subscription is in place, `change` for every payload.
-    public static func listen(
-        at url: DatabaseURL,
-        logger: Logger,
-        listening: @Sendable () async -> Void,
-        change: @Sendable (String) async -> Void
-    ) async throws {
-        try await url.withConnection(logger: logger) { connection in
-            try await connection.listen(on: channel) { notifications in
-                await listening()
-                for try await notification in notifications {
-                    await change(notification.payload)
-                }
-            }
-        }
-    }
-}

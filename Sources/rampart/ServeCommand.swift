@@ -18,6 +18,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "RAMPART_DATABASE_URL") var databaseUrl: String?
     @Option(help: "RAMPART_ADMIN_DATABASE_URL") var adminDatabaseUrl: String?
+    @Option(help: "RAMPART_CHANGES_DATABASE_URL: the change listener's session (behind a transaction-mode pooler)")
+    var changesDatabaseUrl: String?
     @Option(help: "RAMPART_LISTEN (host:port)") var listen: String?
     @Option(help: "RAMPART_PUBLIC_URL") var publicUrl: String?
     @Option(help: "RAMPART_AUTH_SERVERS") var authServers: String?
@@ -49,12 +51,15 @@ struct ServeCommand: AsyncParsableCommand {
     ) var jwtHS256SecretFile: String?
     @Option(help: "RAMPART_DATABASE_URL_FILE: a file holding the URL") var databaseUrlFile: String?
     @Option(help: "RAMPART_ADMIN_DATABASE_URL_FILE") var adminDatabaseUrlFile: String?
+    @Option(help: "RAMPART_CHANGES_DATABASE_URL_FILE") var changesDatabaseUrlFile: String?
     @Option(help: "RAMPART_METRICS_TOKEN_FILE: a file holding the token /metrics requires") var metricsTokenFile:
         String?
 
     private var flagValues: [String: String] {
         let pairs: [(String, String?)] = [
             ("RAMPART_DATABASE_URL", databaseUrl), ("RAMPART_ADMIN_DATABASE_URL", adminDatabaseUrl),
+            ("RAMPART_CHANGES_DATABASE_URL", changesDatabaseUrl),
+            ("RAMPART_CHANGES_DATABASE_URL_FILE", changesDatabaseUrlFile),
             ("RAMPART_LISTEN", listen), ("RAMPART_PUBLIC_URL", publicUrl), ("RAMPART_AUTH_SERVERS", authServers),
             ("RAMPART_JWT_ISSUERS", jwtIssuers), ("RAMPART_JWT_HS256_SECRET", jwtHS256Secret),
             ("RAMPART_JWKS_FILE", jwksFile), ("RAMPART_JWKS_URL", jwksUrl), ("RAMPART_TENANT_CLAIM", tenantClaim),

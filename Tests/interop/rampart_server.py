@@ -78,6 +78,8 @@ class RampartServer:
             RAMPART_JWT_HS256_SECRET=SECRET,
             RAMPART_JWKS_FILE=keys.path,
         )
+        # The suite's own settings for every server (ops/test behind PgBouncer), then the test's.
+        env.update(json.loads(os.environ.get("TEST_SERVER_ENV", "{}")))
         env.update(extra_env or {})
         env = {key: value for key, value in env.items() if value is not None}
         self.log = open(os.path.join(os.path.dirname(keys.path), f"serve-{self.port}.log"), "w")

@@ -27,7 +27,9 @@ def statements_of(role):
 
 @pytest.fixture(scope="module")
 def own_role_server(keys):
-    role = f"rampart_rt_{uuid.uuid4().hex[:8]}"
+    # A fixed name, known to the PgBouncer of ops/test's second run (its auth file lists it).
+    role = "rampart_test_counted"
+    superuser(f"DROP ROLE IF EXISTS {role}")
     superuser("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     superuser(f"CREATE ROLE {role} LOGIN IN ROLE rampart_app")
     url = os.environ["TEST_DATABASE_URL"].replace("rampart_test_app@", f"{role}@")

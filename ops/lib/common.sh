@@ -52,3 +52,45 @@ pg_down() {
     local dir=$1 mode=${2:-fast}
     [ -d "$dir/data" ] && (cd / && as_postgres "$(pg_bin)/pg_ctl" -D "$dir/data" -m "$mode" -w stop >/dev/null 2>&1) || true
 }
+
+# pgbouncer_up DIR PG_PORT PORT MODE: PgBouncer (Debian's) on PORT in front of the cluster on
+# PG_PORT, pooling every database in MODE (transaction or session); trust auth, loopback only.
+pgbouncer_up() {
+    local dir=$1 pg_port=$2 port=$3 mode=$4
+    command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || {
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+    }
+    mkdir -p "$dir"
+    printf '"rampart_test_app" ""\n"rampart_test_admin" ""\n"rampart_test_counted" ""\n"postgres" ""\n' > "$dir/userlist.txt"
+    cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=$pg_port
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+pool_mode = $mode
+max_client_conn = 4000
+default_pool_size = 60
+server_login_retry = 1
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+    [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
+    (cd / && as_postgres /usr/sbin/pgbouncer -d "$dir/pgbouncer.ini")
+    for _ in $(seq 1 50); do
+        pg_isready -q -h 127.0.0.1 -p "$port" && return 0
+        sleep 0.1
+    done
+    echo "pgbouncer did not start: $(tail -3 "$dir/pgbouncer.log")" >&2
+    return 1
+}
+
+# pgbouncer_down DIR: stops the PgBouncer pgbouncer_up started in DIR.
+pgbouncer_down() {
+    local dir=$1
+    [ -f "$dir/pgbouncer.pid" ] && kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null || true
+}

@@ -8,6 +8,7 @@ public enum SecretFiles {
     /// The keys that may hold a secret: a signing key, or a URL with a password.
     public static let secretKeys = [
         "RAMPART_JWT_HS256_SECRET", "RAMPART_DATABASE_URL", "RAMPART_ADMIN_DATABASE_URL", "RAMPART_METRICS_TOKEN",
+        "RAMPART_CHANGES_DATABASE_URL",
     ]
 
     /// `values` with every `KEY_FILE` replaced by `KEY` holding the file's content.
@@ -38,7 +39,7 @@ public enum SecretFiles {
     public static func isSecret(key: String, value: String) -> Bool {
         switch key {
         case "RAMPART_JWT_HS256_SECRET", "RAMPART_METRICS_TOKEN": return true
-        case "RAMPART_DATABASE_URL", "RAMPART_ADMIN_DATABASE_URL":
+        case "RAMPART_DATABASE_URL", "RAMPART_ADMIN_DATABASE_URL", "RAMPART_CHANGES_DATABASE_URL":
             return URLComponents(string: value)?.password?.isEmpty == false
         default: return false
         }

@@ -13,12 +13,15 @@ public struct ServerConfiguration: Sendable {
             "RAMPART_JWKS_URL", "RAMPART_TENANT_CLAIM", "RAMPART_ALLOWED_ORIGINS", "RAMPART_METRICS_LISTEN",
             "RAMPART_AUDIT_LOG", "RAMPART_JWT_HS256_ISSUERS", "RAMPART_JWKS_ISSUERS", "RAMPART_JWT_ISSUER_TENANTS",
             "RAMPART_METRICS_TOKEN", "RAMPART_DB_PREPARED", "RAMPART_DB_POOL_SIZE", "RAMPART_CALL_BATCH_MAX",
-            "RAMPART_HTTP_IDLE_TIMEOUT", "RAMPART_HTTP_MAX_CONNECTIONS",
+            "RAMPART_HTTP_IDLE_TIMEOUT", "RAMPART_HTTP_MAX_CONNECTIONS", "RAMPART_CHANGES_DATABASE_URL",
         ] + SecretFiles.secretKeys.map { $0 + "_FILE" }
     )
 
     public let databaseURL: DatabaseURL
     public let adminDatabaseURL: DatabaseURL?
+    /// The session the change listener holds (`RAMPART_CHANGES_DATABASE_URL`): LISTEN needs a
+    /// connection of its own, which a transaction-mode pooler cannot give; by default the pool's.
+    public let changesDatabaseURL: DatabaseURL
     public let listen: HostPort
     /// The canonical MCP endpoint URL: the token audience and the PRM `resource`.
     public let publicURL: String
@@ -70,6 +73,10 @@ public struct ServerConfiguration: Sendable {
         adminDatabaseURL = try value("RAMPART_ADMIN_DATABASE_URL").map { raw throws(RampartError) in
             try DatabaseURL(parsing: raw, key: "RAMPART_ADMIN_DATABASE_URL")
         }
+        changesDatabaseURL =
+            try value("RAMPART_CHANGES_DATABASE_URL").map { raw throws(RampartError) in
+                try DatabaseURL(parsing: raw, key: "RAMPART_CHANGES_DATABASE_URL")
+            } ?? databaseURL
         listen = try HostPort(parsing: value("RAMPART_LISTEN") ?? "127.0.0.1:8080", key: "RAMPART_LISTEN")
         metricsListen = try HostPort(
             parsing: value("RAMPART_METRICS_LISTEN") ?? "127.0.0.1:9464",

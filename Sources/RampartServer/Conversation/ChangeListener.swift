@@ -6,7 +6,8 @@ import ServiceLifecycle
 /// Listens on the `rampart_changes` channel (admin changes — suspension, scopes, limits,
 /// redaction — and revoked or ended conversations) and drops this process's cached tenant state
 /// and sessions at once, so a change reaches every process well within a second. While the
-/// listener is down the caches fall back to a 500 ms lifetime.
+/// listener is down, or its subscription has not heard its own probe (`ChangeFeed`), the caches
+/// fall back to a 500 ms lifetime.
 struct ChangeListener: Service {
     let databaseURL: DatabaseURL
     let auth: AuthCache
@@ -14,6 +15,7 @@ struct ChangeListener: Service {
     let logger: Logger
 
     func run() async throws {
+        var retry: Duration = .seconds(1)
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             do {
                 try await cancelWhenGracefulShutdown {
@@ -27,14 +29,20 @@ struct ChangeListener: Service {
                         change: handle
                     )
                 }
+            } catch let error as ChangeFeed.NotDelivered {
+                // A configuration problem, not a blip: say so, and retry less often.
+                logger.warning("\(error.description); caches keep their 500 ms lifetime")
+                retry = .seconds(30)
             } catch {
                 if !Task.isShuttingDownGracefully {
                     DatabaseErrors.log(error, "change listener disconnected", level: .warning, logger: logger)
                 }
+                retry = .seconds(1)
             }
             auth.setListening(false)
             await sessions.setListening(false)
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            let wait = retry
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
     }
 

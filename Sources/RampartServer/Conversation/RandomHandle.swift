@@ -1,9 +1,18 @@
 /// Session ids and conversation handles: 192 bits from the system CSPRNG, base64url (32
 /// characters), so they are unguessable, visible ASCII and match `^[A-Za-z0-9_-]{16,128}$`.
+/// Never with a leading `-`, which a command line (`rampart admin conversation revoke ID`) would
+/// read as an option.
 enum RandomHandle {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     static func make() -> String {
+        while true {
+            let handle = draw()
+            if handle.first != "-" { return handle }
+        }
+    }
+
+    private static func draw() -> String {
         var generator = SystemRandomNumberGenerator()
         var characters: [UInt8] = []
         characters.reserveCapacity(32)

@@ -107,7 +107,7 @@ public enum ServerApplication {
             services: [
                 client, AuditService(audit: audit, log: auditLog, logger: logger),
                 ChangeListener(
-                    databaseURL: configuration.databaseURL,
+                    databaseURL: configuration.changesDatabaseURL,
                     auth: authState,
                     sessions: sessions,
                     logger: logger
