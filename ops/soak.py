@@ -56,14 +56,16 @@ class Tally:
 class Worker:
     """One client: a keep-alive connection to one of the processes, in one era."""
 
-    def __init__(self, index, servers, tenants, tally):
+    def __init__(self, index, servers, tenants, tally, seconds):
         self.index, self.tally = index, tally
         self.server = servers[index % 2]
         self.tenant, self.tight = tenants["main"], tenants["tight"]
         self.modern = index % 3 != 0
         self.http = httpx.Client(timeout=30)
-        # Both processes serve one public URL (the first's): every token names it as audience.
-        mint = servers[0].token
+        # Both processes serve one public URL (the first's): every token names it as audience,
+        # and outlives the run.
+        expires = int(time.time()) + 3600 + int(seconds)
+        mint = lambda tenant, **claims: servers[0].token(tenant, exp=expires, **claims)  # noqa: E731
         self.token = mint(self.tenant, sub=f"w{index}")
         self.sales_only = mint(self.tenant, sub=f"w{index}", scope="resources:read",
                                rampart_scope=[f"tenant://{self.tenant}/sales/*"])
@@ -135,8 +137,8 @@ class Worker:
             self.method("resources/list", "resources/list")
         elif choice == 8:
             self.method("tools/list", "tools/list")
-        elif choice == 9:
-            self.method("ping", "ping")
+        elif choice == 9:  # answered in the handshake era; removed (404) in 2026-07-28
+            self.method("ping" if not self.modern else "ping-removed", "ping")
         elif choice == 10:  # refused: a forged signature
             self.tool("forged", "read_resource", {"uri": f"tenant://{t}/sales/q1"}, token=self.token[:-3] + "AAA")
         elif choice == 11:  # refused: outside the token's resource scope
@@ -188,7 +190,7 @@ def main():
     servers = [first, second]
     tally, failures = Tally(), []
     try:
-        workers = [Worker(i, servers, tenants, tally) for i in range(WORKERS)]
+        workers = [Worker(i, servers, tenants, tally, WARM_UP_SECONDS + seconds) for i in range(WORKERS)]
         started = time.monotonic()
         until = started + WARM_UP_SECONDS + seconds
         threads = [threading.Thread(target=w.loop, args=(until, failures)) for w in workers]
