@@ -17,10 +17,19 @@ import Synchronization
 public struct Database: Sendable {
     public static let grace: Duration = .milliseconds(500)
 
-    public let client: PostgresClient
+    private let source: @Sendable () -> PostgresClient
 
+    /// The pool leases come from (a renewable pool's current one).
+    public var client: PostgresClient { source() }
+
+    /// A fixed pool, run by the caller.
     public init(client: PostgresClient) {
-        self.client = client
+        source = { client }
+    }
+
+    /// A pool renewed after outages (`RenewablePool`), run by its `PoolService`.
+    public init(pool: RenewablePool) {
+        source = { pool.client }
     }
 
     public func withConnection<Result: Sendable>(
@@ -29,6 +38,7 @@ public struct Database: Sendable {
     ) async throws -> Result {
         let lease = Lease()
         return try await withThrowingTaskGroup(of: Result?.self) { group in
+            let client = client
             group.addTask {
                 try await client.withConnection { connection in
                     guard lease.begin(on: connection) else { throw CancellationError() }

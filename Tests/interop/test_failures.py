@@ -165,3 +165,61 @@ def test_postgresql_stopped_under_load(keys, mode):
         assert successes <= spent <= successes + len(tokens), (successes, spent)
     finally:
         cluster.destroy()
+
+
+def test_every_path_answers_503_without_the_database(keys):
+    """Each method and tool of both eras, the handshake-era session paths included, while
+    PostgreSQL is stopped: 503 with Retry-After (never a 500 or a 401), and 200 again after."""
+    from rampart_server import request
+    cluster = OwnCluster(prefix="rampart-paths-")
+    try:
+        tenant = cluster.new_tenant()
+        raise_limits(cluster.rampart, tenant)
+        cluster.rampart("admin", "resource", "put", f"tenant://{tenant}/sales/q1", "--data", '{"title": "Q1"}')
+        server = RampartServer(keys, extra_env={"RAMPART_DATABASE_URL": cluster.app})
+        try:
+            token = server.token(tenant)
+            legacy_init = request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
+                                                 "clientInfo": {"name": "t", "version": "1"}}, modern=False)
+            session = server.post(legacy_init, token=token, version=None).headers["mcp-session-id"]
+            uri = f"tenant://{tenant}/sales/q1"
+            tools = [("read_resource", {"uri": uri}), ("list_resources", {}), ("search_resources", {"query": "Q1"}),
+                     ("execute_query", {"collection": "sales"}), ("open_conversation", {}),
+                     ("write_resource", {"uri": f"tenant://{tenant}/sales/new", "content": {"a": 1}})]
+            modern = [tool_call(name, arguments) for name, arguments in tools] + [
+                request("resources/read", {"uri": uri}), request("resources/list"), request("tools/list")]
+            legacy = [tool_call(name, arguments, modern=False) for name, arguments in tools] + [
+                request("resources/read", {"uri": uri}, modern=False), request("tools/list", modern=False)]
+
+            def answers():
+                sent = [("2026 " + body["method"] + " " + body["params"].get("name", ""),
+                         server.post(body, token=token)) for body in modern]
+                sent += [("2025 " + body["method"] + " " + body["params"].get("name", ""),
+                          server.post(body, token=token, version="2025-11-25", headers={"Mcp-Session-Id": session}))
+                         for body in legacy]
+                sent.append(("2025 initialize", server.post(legacy_init, token=token, version=None)))
+                sent.append(("2025 DELETE", httpx.delete(server.url, timeout=30, headers={
+                    "Authorization": f"Bearer {token}", "Mcp-Session-Id": session,
+                    "MCP-Protocol-Version": "2025-11-25"})))
+                return sent
+
+            cluster.stop()
+            stopped = time.monotonic()
+            time.sleep(1.5)  # the tenant and session caches (500 ms without the listener) have expired
+            for what, response in answers():
+                assert response.status_code == 503, (what, response.status_code, response.text[:200])
+                assert response.headers.get("retry-after") == "1", what
+            outage = time.monotonic() - stopped
+            cluster.start()
+            back = time.monotonic()
+            while time.monotonic() < back + 30 and server.post(modern[0], token=token).status_code != 200:
+                time.sleep(0.2)
+            # The outage lasted long enough for postgres-nio's backoff to reach tens of seconds;
+            # the renewed pool (RenewablePool) connects at once.
+            assert outage > 30 and time.monotonic() - back <= 5, (outage, time.monotonic() - back)
+            for what, response in answers():
+                assert response.status_code in (200, 204), (what, response.status_code, response.text[:200])
+        finally:
+            server.stop()
+    finally:
+        cluster.destroy()

@@ -12,17 +12,23 @@ struct ChangeListener: Service {
     let databaseURL: DatabaseURL
     let auth: AuthCache
     let sessions: SessionCache
+    /// Runs when the listener is subscribed again after losing its connection: the database is
+    /// back, and the pool should not wait out its backoff (`RenewablePool`).
+    let databaseReturned: @Sendable () -> Void
     let logger: Logger
 
     func run() async throws {
         var retry: Duration = .seconds(1)
+        var lost = false
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            let renewPool = lost
             do {
                 try await cancelWhenGracefulShutdown {
                     try await ChangeFeed.listen(
                         at: databaseURL,
                         logger: logger,
                         listening: {
+                            if renewPool { databaseReturned() }
                             auth.setListening(true)
                             await sessions.setListening(true)
                         },
@@ -33,11 +39,13 @@ struct ChangeListener: Service {
                 // A configuration problem, not a blip: say so, and retry less often.
                 logger.warning("\(error.description); caches keep their 500 ms lifetime")
                 retry = .seconds(30)
+                lost = true
             } catch {
                 if !Task.isShuttingDownGracefully {
                     DatabaseErrors.log(error, "change listener disconnected", level: .warning, logger: logger)
                 }
                 retry = .seconds(1)
+                lost = true
             }
             auth.setListening(false)
             await sessions.setListening(false)

@@ -34,11 +34,13 @@ public enum ServerApplication {
         // Decided before anything listens: a refusal is the one line start-up prints.
         try await checkDatabaseWall(configuration: configuration, logger: logger)
         logger.info("database wall check passed", metadata: ["rampart.public_url": "\(configuration.publicURL)"])
-        let client = PostgresClient(
-            configuration: configuration.databaseURL.clientConfiguration(maxConnections: configuration.poolSize),
-            backgroundLogger: logger
+        let clientConfiguration = configuration.databaseURL.clientConfiguration(
+            maxConnections: configuration.poolSize
         )
-        let database = Database(client: client)
+        let pool = RenewablePool(logger: logger) {
+            PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+        }
+        let database = Database(pool: pool)
 
         let router = Router(options: .autoGenerateHeadEndpoints)
         router.get("/healthz") { _, _ in
@@ -105,11 +107,12 @@ public enum ServerApplication {
             // Graceful shutdown runs in reverse: the HTTP server stops taking requests first, then
             // the audit service flushes and seals what is left, then the pool closes.
             services: [
-                client, AuditService(audit: audit, log: auditLog, logger: logger),
+                PoolService(pool: pool), AuditService(audit: audit, log: auditLog, logger: logger),
                 ChangeListener(
                     databaseURL: configuration.changesDatabaseURL,
                     auth: authState,
                     sessions: sessions,
+                    databaseReturned: pool.renew,
                     logger: logger
                 ),
                 StateSweeper(conversations: conversations, logger: logger), JWKSRefresher(keys: jwks),
