@@ -176,7 +176,9 @@ def test_every_path_answers_503_without_the_database(keys):
         tenant = cluster.new_tenant()
         raise_limits(cluster.rampart, tenant)
         cluster.rampart("admin", "resource", "put", f"tenant://{tenant}/sales/q1", "--data", '{"title": "Q1"}')
-        server = RampartServer(keys, extra_env={"RAMPART_DATABASE_URL": cluster.app})
+        # The change listener on the same (own) cluster as the pool: its reconnection is the signal.
+        server = RampartServer(keys, extra_env={"RAMPART_DATABASE_URL": cluster.app,
+                                                "RAMPART_CHANGES_DATABASE_URL": None})
         try:
             token = server.token(tenant)
             legacy_init = request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
