@@ -29,15 +29,34 @@ WARM_UP_SECONDS = 60
 
 
 def admin(*args):
-    result = run(*args)
+    # An hour's audit export is millions of lines: far past the test suite's 60 s.
+    result = run(*args, timeout=900)
     if result.returncode != 0:
         raise SystemExit(f"soak: rampart {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout
 
 
-def rss_mb(server):
+def status_mb(server, field):
     with open(f"/proc/{server.process.pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+
+
+def rss_mb(server):
+    return status_mb(server, "VmRSS")
+
+
+def memory_line(servers):
+    """Resident memory by kind (anonymous, i.e. the heap and stacks, against file-backed) and the
+    thread count: a leak grows the anonymous part with the requests served; an allocator's arenas
+    grow with threads and then stop."""
+    parts = []
+    for server in servers:
+        with open(f"/proc/{server.process.pid}/status") as status:
+            fields = dict((line.split(":", 1) + [""])[:2] for line in status)
+        fields = {name: value.split()[0] if value.split() else "" for name, value in fields.items()}
+        parts.append(f"rss {int(fields['VmRSS']) / 1024:.1f} anon {int(fields['RssAnon']) / 1024:.1f} "
+                     f"threads {fields['Threads']}")
+    return " | ".join(parts)
 
 
 class Tally:
@@ -165,6 +184,8 @@ class Worker:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--minutes", type=float, default=1.0)
+    parser.add_argument("--progress", type=float, default=0,
+                        help="print memory and the request count every this many seconds")
     options = parser.parse_args()
     seconds = options.minutes * 60
 
@@ -200,6 +221,7 @@ def main():
         baseline = [rss_mb(s) for s in servers]
         peak = list(baseline)
         trend, next_sample = [], time.monotonic()
+        next_progress = next_sample
         while time.monotonic() < until:
             time.sleep(min(5, max(0.1, until - time.monotonic())))
             sample = [rss_mb(s) for s in servers]
@@ -207,6 +229,10 @@ def main():
             if time.monotonic() >= next_sample:
                 trend.append(f"{time.monotonic() - started:.0f}s " + "/".join(f"{r:.0f}" for r in sample))
                 next_sample += seconds / 10
+            if options.progress and time.monotonic() >= next_progress:
+                total = sum(tally.counts.values())
+                print(f"soak: {time.monotonic() - started:5.0f} s, {total} requests: {memory_line(servers)}", flush=True)
+                next_progress += options.progress
         for thread in threads:
             thread.join(timeout=60)
         final = [rss_mb(s) for s in servers]
@@ -224,7 +250,7 @@ def main():
         print(f"soak: tenant {name}: {len(events)} audit events, spent {spent}, audited cost {audited}")
         if spent != audited:
             problems.append(f"tenant {name}: spent {spent} != audited cost {audited}")
-    verified = run("audit", "verify")
+    verified = run("audit", "verify", timeout=900)
     print("soak: " + (verified.stdout.strip().splitlines() or ["audit verify printed nothing"])[-1])
     if verified.returncode != 0:
         problems.append(f"audit verify failed: {verified.stdout.strip()} {verified.stderr.strip()}")

@@ -100,6 +100,10 @@ def test_connections_over_the_cap_are_closed_on_accept_and_the_cap_frees_up(keys
         metrics = httpx.get(f"http://{own.metrics_listen}/metrics").text
         assert "rampart_http_connections_refused_total 5" in metrics, metrics[-2000:]
         assert "rampart_http_connections_open 40" in metrics
+        # Not audited (no request was read); logged once for the burst, with the count.
+        with open(own.log.name) as log:
+            warnings = [line for line in log if "connection cap reached" in line]
+        assert len(warnings) == 1 and "connections_refused" in warnings[0], warnings
         for connection in held:
             connection.close()
         held = []

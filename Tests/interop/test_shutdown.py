@@ -16,6 +16,30 @@ from test_limits import set_limits
 THREADS = 16
 
 
+def sigterm_under_load(own, caller, callers, load_seconds, stop):
+    """Runs `callers` threads of `caller(index)` for `load_seconds`, sends SIGTERM, and returns the
+    exit code and the seconds the process took to exit (waiting at most 15)."""
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(load_seconds)
+    own.process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    try:
+        code = own.process.wait(timeout=15)
+        return code, time.monotonic() - sent
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=20)
+
+
+def assert_answered_calls_audited(tenant, seen, tools):
+    """Every call answered 200 has its allow event; the lost ones (cut by the exit) may or may not."""
+    allowed = [e for e in export(tenant) if e["decision"] == "allow" and e["tool"] in tools]
+    assert seen["ok"] <= len(allowed) <= seen["ok"] + seen["lost"], (seen["ok"], seen["lost"], len(allowed))
+
+
 def test_sigterm_under_load_drains_and_loses_nothing(keys, tenants):
     a, _ = tenants
     set_limits(a)
@@ -30,7 +54,9 @@ def test_sigterm_under_load_drains_and_loses_nothing(keys, tenants):
         number = 0
         while not stop.is_set():
             number += 1
-            forged = number % 4 == 0  # a refusal only the batched audit path records
+            # A refusal only the batched audit path records; each caller's first call is one, so
+            # a slow start (a cold debug build: 3 calls a caller in 2 s) still sends some.
+            forged = number % 4 == 1
             body = (tool_call("read_resource", {"uri": f"tenant://{a}/sales/q{number % 3 + 1}"}) if number % 2
                     else tool_call("write_resource", {"uri": f"tenant://{a}/hr/load-{index}-{number}",
                                                       "content": {"n": number}}))
@@ -52,25 +78,14 @@ def test_sigterm_under_load_drains_and_loses_nothing(keys, tenants):
                 else:
                     seen["other"].append(response.status_code)
 
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    time.sleep(2)
-    own.process.send_signal(signal.SIGTERM)
-    sent = time.monotonic()
     try:
-        code = own.process.wait(timeout=10)
+        code, took = sigterm_under_load(own, caller, THREADS, 2, stop)
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=20)
         own.stop()
-    assert code == 0 and time.monotonic() - sent < 10
+    assert code == 0 and took < 10, (code, took)
     assert seen["ok"] > 0 and seen["refused_ids"], seen
     assert all(status == 503 for status in seen["other"]), seen["other"][:5]
-    events = export(a)
-    allowed = [e for e in events if e["decision"] == "allow" and e["tool"] in ("read_resource", "write_resource")]
-    assert seen["ok"] <= len(allowed) <= seen["ok"] + seen["lost"], (seen["ok"], seen["lost"], len(allowed))
+    assert_answered_calls_audited(a, seen, ("read_resource", "write_resource"))
     recorded = {e["request_id"] for e in export() if e["layer"] == "auth"}
     assert set(seen["refused_ids"]) <= recorded, len(set(seen["refused_ids"]) - recorded)
 
@@ -136,25 +151,13 @@ def test_sigterm_with_keep_alive_and_stalled_clients_exits_in_time(keys, tenants
                     else:
                         seen["other"].append((response.status_code, response.text[:300]))
 
-    threads = [threading.Thread(target=caller, args=(i,)) for i in range(12)]
-    for thread in threads:
-        thread.start()
-    time.sleep(1.5)
-    own.process.send_signal(signal.SIGTERM)
-    sent = time.monotonic()
     try:
-        code = own.process.wait(timeout=15)
-        took = time.monotonic() - sent
+        code, took = sigterm_under_load(own, caller, 12, 1.5, stop)
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=20)
         for sock in stalled:
             sock.close()
         own.stop()
     assert code == 0 and took < 10, (code, took)
     assert seen["ok"] > 0, seen
-    assert all(status == 503 for status in seen["other"]), seen["other"][:5]
-    events = export(a)
-    allowed = [e for e in events if e["decision"] == "allow" and e["tool"] in ("read_resource", "list_resources")]
-    assert seen["ok"] <= len(allowed) <= seen["ok"] + seen["lost"], (seen["ok"], seen["lost"], len(allowed))
+    assert all(status == 503 for status, _ in seen["other"]), seen["other"][:5]
+    assert_answered_calls_audited(a, seen, ("read_resource", "list_resources"))

@@ -1,3 +1,5 @@
+import Foundation
+import Logging
 import Metrics
 import NIOCore
 import NIOHTTPTypes
@@ -7,12 +9,22 @@ import Synchronization
 /// (`RAMPART_HTTP_MAX_CONNECTIONS`). A connection over the cap is closed as soon as it is
 /// accepted, before a byte is read, so a flood of connections costs a file descriptor for an
 /// instant and never the memory or the attention of the ones already served.
+///
+/// A refusal is not audited: no request was read, so it has no principal or tenant, and an audit
+/// row per refused connection would let a connection flood write to the database. It is counted
+/// in `rampart_http_connections_refused_total` and logged, at most once per ten seconds.
 final class ConnectionCap: Sendable {
+    static let warningInterval: Int64 = 10
+
     let limit: Int
     private let open = Atomic<Int>(0)
+    private let refusedSinceWarning = Atomic<Int>(0)
+    private let lastWarning = Atomic<Int64>(0)
+    private let logger: Logger
 
-    init(limit: Int) {
+    init(limit: Int, logger: Logger) {
         self.limit = limit
+        self.logger = logger
     }
 
     /// Counts a new connection in, or refuses it (false) when the cap is reached.
@@ -21,10 +33,25 @@ final class ConnectionCap: Sendable {
         guard count <= limit else {
             open.subtract(1, ordering: .relaxed)
             Counter(label: "rampart_http_connections_refused_total").increment()
+            warnRefused()
             return false
         }
         Gauge(label: "rampart_http_connections_open").record(count)
         return true
+    }
+
+    private func warnRefused() {
+        let refused = refusedSinceWarning.add(1, ordering: .relaxed).newValue
+        let now = Int64(Date().timeIntervalSince1970)
+        let last = lastWarning.load(ordering: .relaxed)
+        guard now - last >= Self.warningInterval,
+            lastWarning.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+        else { return }
+        refusedSinceWarning.subtract(refused, ordering: .relaxed)
+        logger.warning(
+            "connection cap reached: connections closed on accept",
+            metadata: ["rampart.connection_limit": "\(limit)", "rampart.connections_refused": "\(refused)"]
+        )
     }
 
     func release() {

@@ -94,7 +94,7 @@ public enum ServerApplication {
         )
         .register(on: router)
 
-        let cap = ConnectionCap(limit: configuration.httpMaxConnections)
+        let cap = ConnectionCap(limit: configuration.httpMaxConnections, logger: logger)
         let app = Application(
             router: router,
             server: .http1(
