@@ -36,13 +36,15 @@ def admin(*args):
     return result.stdout
 
 
-def status_mb(server, field):
+def proc_status(server):
+    """The process's /proc status fields, by name, first word of each value."""
     with open(f"/proc/{server.process.pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith(field + ":")) / 1024
+        fields = (line.split(":", 1) for line in status if ":" in line)
+        return {name: (value.split() or [""])[0] for name, value in fields}
 
 
 def rss_mb(server):
-    return status_mb(server, "VmRSS")
+    return int(proc_status(server)["VmRSS"]) / 1024
 
 
 def memory_line(servers):
@@ -51,9 +53,7 @@ def memory_line(servers):
     grow with threads and then stop."""
     parts = []
     for server in servers:
-        with open(f"/proc/{server.process.pid}/status") as status:
-            fields = dict((line.split(":", 1) + [""])[:2] for line in status)
-        fields = {name: value.split()[0] if value.split() else "" for name, value in fields.items()}
+        fields = proc_status(server)
         parts.append(f"rss {int(fields['VmRSS']) / 1024:.1f} anon {int(fields['RssAnon']) / 1024:.1f} "
                      f"threads {fields['Threads']}")
     return " | ".join(parts)
